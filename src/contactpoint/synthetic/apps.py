@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class SyntheticConfig(AppConfig):
+    name = "contactpoint.synthetic"
+    label = "synthetic"
+    verbose_name = "Synthetic England"
