@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.core.validators import MinLengthValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Length
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from contactpoint.index import contactpoint_id
@@ -192,7 +194,7 @@ class Child(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(contactpoint_id__length=contactpoint_id.LENGTH),
+                condition=Exact(Length("contactpoint_id"), contactpoint_id.LENGTH),
                 name="child_contactpoint_id_length",
             ),
             models.CheckConstraint(
