@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from tests.index.records import child_record
 
 from contactpoint.index import contactpoint_id
 from contactpoint.index import models as index_models
@@ -16,7 +17,6 @@ from contactpoint.index.models import Child, ChildName, Involvement, IssuedConta
 from contactpoint.index.records import AddressRecord, InvolvementRecord, NameRecord
 from contactpoint.index.services import create_child
 from contactpoint.index.vocabularies import ChildStatus, ServiceType
-from tests.index.records import child_record
 
 pytestmark = pytest.mark.django_db
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -63,7 +65,7 @@ def test_synthetic_ids_are_distinct_and_not_sequential() -> None:
     ids = [contactpoint_id.permuted_id(n, seed=7) for n in range(1, 20_001)]
     assert len(set(ids)) == len(ids)
     assert all(contactpoint_id.is_valid(i) for i in ids)
-    neighbours = sum(abs(int(a[:11]) - int(b[:11])) < 1000 for a, b in zip(ids, ids[1:]))
+    neighbours = sum(abs(int(a[:11]) - int(b[:11])) < 1000 for a, b in itertools.pairwise(ids))
     assert neighbours == 0
 
 

@@ -36,7 +36,7 @@ from contactpoint.index.vocabularies import ProvenancedChildField
 
 def _columns(model: type[models.Model], *, with_pk: bool = False) -> list[str]:
     return [
-        f.column
+        str(f.column)
         for f in model._meta.concrete_fields
         if with_pk or not f.primary_key or not isinstance(f, models.AutoField | models.BigAutoField)
     ]
@@ -241,7 +241,7 @@ class BulkIndexWriter:
                 raw = cursor.cursor  # psycopg 3 cursor: COPY is an order of magnitude faster
                 with raw.copy(
                     f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN"
-                ) as copy:  # type: ignore[attr-defined]
+                ) as copy:
                     for row in rows:
                         copy.write_row(row)
             else:
