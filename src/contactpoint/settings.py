@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from datetime import timedelta
+
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
@@ -35,9 +37,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "rest_framework",
+    "drf_spectacular",
     # Dependencies point one way: web -> synthetic -> index -> audit (see docs/architecture.md).
     "contactpoint.audit",
     "contactpoint.index",
+    "contactpoint.access",
+    "contactpoint.api",
     "contactpoint.synthetic",
     "contactpoint.web",
 ]
@@ -49,8 +58,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Which TOTP device verified this session (None until the second factor is given).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Idle (15 min) and absolute (12 h) session limits; needs the user and messages above.
+    "contactpoint.access.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Lock-out bookkeeping for repeated sign-in failures (docs: keep it late in the list).
+    "axes.middleware.AxesMiddleware",
+    # Every route declares an access rule; this refuses a request that does not meet it.
+    "contactpoint.web.middleware.AccessRuleMiddleware",
 ]
 
 ROOT_URLCONF = "contactpoint.urls"
@@ -99,6 +116,64 @@ else:
             "LOCATION": "contactpoint_cache",
         }
     }
+
+# --- Accounts and sign-in (access app; threat model in docs/security.md) ----------------------
+AUTH_USER_MODEL = "access.User"
+AUTHENTICATION_BACKENDS = [
+    # Axes first: it refuses a locked-out username+address before a password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# NCSC password guidance: length and a deny-list, no composition rules, no forced expiry.
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "contactpoint.access.passwords.MaximumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "contactpoint.access.passwords.ServiceWordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+]
+LOGIN_URL = "web:sign-in"
+CSRF_FAILURE_VIEW = "contactpoint.web.errors.csrf_failure"
+
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+# Keyed on the pair, so one address guessing one account is stopped without letting anyone
+# lock a colleague out from elsewhere, or a council's shared address lock out everyone.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The cool-off runs from the lock-out; failures during it do not extend it indefinitely.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Sign-in views render their own lock-out answer (GOV.UK page or JSON) and audit it.
+AXES_LOCKOUT_CALLABLE = "contactpoint.access.lockout.keep_view_response"
+AXES_VERBOSE = False
+
+SESSION_COOKIE_AGE = 12 * 60 * 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_IDLE_TIMEOUT_SECONDS = 15 * 60
+SESSION_ABSOLUTE_TIMEOUT_SECONDS = 12 * 60 * 60
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["contactpoint.api.authentication.PersonTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["contactpoint.api.permissions.MeetsAccessRule"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "EXCEPTION_HANDLER": "contactpoint.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ContactPoint API",
+    "DESCRIPTION": (
+        "People's API: a short-lived token is issued only after password and TOTP; every "
+        "endpoint applies the same gates and role checks as the web pages."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",

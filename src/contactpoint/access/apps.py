@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AccessConfig(AppConfig):
+    name = "contactpoint.access"
+    label = "access"
+    verbose_name = "Organisations, accounts and the gates"

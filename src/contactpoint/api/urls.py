@@ -1,0 +1,15 @@
+"""API routes (version 1). Each view declares its access rule as a class attribute."""
+
+from django.urls import path
+
+from contactpoint.api import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("auth/token", views.TokenView.as_view(), name="token"),
+    path("auth/token/current", views.CurrentTokenView.as_view(), name="token-current"),
+    path("auth/purpose", views.PurposeView.as_view(), name="purpose"),
+    path("me", views.MeView.as_view(), name="me"),
+    path("schema", views.SchemaView.as_view(), name="schema"),
+]
