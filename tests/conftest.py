@@ -1,0 +1,84 @@
+"""Shared fixtures: fast password hashing, organisations, people, signed-in clients."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from contactpoint.access.models import Organisation, User
+from contactpoint.access.signin import LAST_SEEN_SESSION_KEY, SIGNED_IN_AT_SESSION_KEY
+
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(request: pytest.FixtureRequest, settings: Any) -> None:
+    """Argon2 is deliberately slow; tests use MD5 unless marked @pytest.mark.real_hasher."""
+    if request.node.get_closest_marker("real_hasher") is None:
+        settings.PASSWORD_HASHERS = FAST_HASHERS
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "real_hasher: use the production password hashers")
+
+
+@pytest.fixture
+def manchester(db: None) -> Organisation:
+    """Manchester's organisation: a pilot LA, live from the start (migration access.0002)."""
+    return Organisation.objects.get(kind="local_authority", name="Manchester")
+
+
+@pytest.fixture
+def make_person(db: None) -> Callable[..., User]:
+    """Build a fully gated person; pass fields to fail a gate (e.g. authorised_at=None)."""
+    from tests.access.factories import PersonFactory
+
+    def make(**fields: Any) -> User:
+        return PersonFactory(**fields)
+
+    return make
+
+
+def sign_in_client(client: Client, person: User) -> Client:
+    """Give a test client a fully signed-in session (password and TOTP) without the pages."""
+    client.force_login(person, backend="django.contrib.auth.backends.ModelBackend")
+    session = client.session
+    device = TOTPDevice.objects.filter(user=person, confirmed=True).first()
+    if device is not None:
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    now = time.time()
+    session[SIGNED_IN_AT_SESSION_KEY] = now
+    session[LAST_SEEN_SESSION_KEY] = now
+    session.save()
+    return client
+
+
+@pytest.fixture
+def signed_in(make_person: Callable[..., User]) -> Callable[..., tuple[Client, User]]:
+    """A client signed in as a new fully gated person of the given role (and fields)."""
+
+    def make(**fields: Any) -> tuple[Client, User]:
+        person = make_person(**fields)
+        return sign_in_client(Client(), person), person
+
+    return make
+
+
+def sign_in_with_pages(client: Client, person: User, password: str) -> Client:
+    """Sign in through the real pages (password, then a fresh TOTP code)."""
+    from contactpoint.access.totp import current_code
+
+    response = client.post("/sign-in", {"username": person.username, "password": password})
+    assert response.status_code == 302, response.content.decode()[:500]
+    device = TOTPDevice.objects.get(user=person, confirmed=True)
+    # Each code is accepted once: let this sign-in reuse the current time step in tests.
+    TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1, throttling_failure_count=0)
+    response = client.post("/sign-in/code", {"code": current_code(device)})
+    assert response.status_code == 302, response.content.decode()[:500]
+    return client
