@@ -154,7 +154,7 @@ def _lock_managed_person(actor: User, person: User) -> User:
         raise NotPermitted("You cannot change your own account: ask another administrator.")
     if selectors.find_managed_person(actor, person.pk) is None:
         raise NotPermitted("You can only manage people in the organisations you administer.")
-    return User.objects.select_for_update().select_related("organisation").get(pk=person.pk)
+    return User.objects.select_for_update().get(pk=person.pk)
 
 
 def create_account(

@@ -148,7 +148,10 @@ def get_pending_user(request: HttpRequest) -> User | None:
     if time.time() - float(pending.get("started_at", 0)) > PENDING_LIFETIME_SECONDS:
         request.session.pop(PENDING_SESSION_KEY, None)
         return None
-    user = User.objects.select_related("organisation").filter(pk=pending.get("user_id")).first()
+    user_id = pending.get("user_id")
+    if not isinstance(user_id, int):
+        return None
+    user = User.objects.select_related("organisation").filter(pk=user_id).first()
     if (
         user is None
         or user.is_suspended

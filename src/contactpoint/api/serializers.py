@@ -31,7 +31,7 @@ class PurposeSerializer(serializers.Serializer):
 
 class GateSerializer(serializers.Serializer):
     gate = serializers.CharField()
-    label = serializers.CharField()
+    title = serializers.CharField()
     passed = serializers.BooleanField()
     message = serializers.CharField()
 

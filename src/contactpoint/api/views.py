@@ -20,6 +20,7 @@ from contactpoint.access.client import client_ip
 from contactpoint.access.models import ApiToken, User
 from contactpoint.access.roles import Capability, capabilities_of
 from contactpoint.access.rules import PUBLIC, SIGNED_IN, requires
+from contactpoint.api.permissions import MeetsAccessRule
 from contactpoint.api.serializers import (
     ErrorSerializer,
     MeSerializer,
@@ -146,7 +147,7 @@ class MeView(APIView):
                 "gates": [
                     {
                         "gate": g.gate.value,
-                        "label": g.label,
+                        "title": g.label,
                         "passed": g.passed,
                         "message": g.message,
                     }
@@ -164,3 +165,5 @@ class SchemaView(SpectacularAPIView):
 
     access_rule = PUBLIC
     authentication_classes: list[Any] = []
+    # drf-spectacular sets its own permissions; every API view must apply the access rule.
+    permission_classes = [MeetsAccessRule]
