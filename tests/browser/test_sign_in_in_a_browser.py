@@ -61,7 +61,9 @@ def test_a_practitioner_signs_in_with_password_and_code_and_reaches_the_start_pa
     device = TOTPDevice.objects.get(user=person)
     page = browser_page
 
+    RESULTS.mkdir(exist_ok=True)
     page.goto(f"{live_server.url}/sign-in")
+    page.screenshot(path=str(RESULTS / "sign-in-page.png"))
     page.fill("#id_username", person.username)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
@@ -75,5 +77,4 @@ def test_a_practitioner_signs_in_with_password_and_code_and_reaches_the_start_pa
     assert page.locator("h1").inner_text() == "Find who is working with a child"
     assert page.locator("[data-testid=sign-out]").is_visible()
     assert page.locator(".govuk-service-navigation").inner_text().count("Reason for access") == 1
-    RESULTS.mkdir(exist_ok=True)
     page.screenshot(path=str(RESULTS / "sign-in-reached-start-page.png"), full_page=True)
