@@ -12,6 +12,21 @@ from django.db import models
 from django.utils import timezone
 
 HASH_LENGTH = 64  # hex SHA-256
+GENESIS_HASH = "0" * HASH_LENGTH  # the "previous hash" of event #1
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    """Refuses bulk update and delete, which would bypass AuditEvent.save()/delete().
+
+    The database refuses them too (triggers in migration 0002); this stops them earlier
+    with a clear message for a developer who tries.
+    """
+
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("audit events are never changed once written")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("audit events are never deleted by the application")
 
 
 class AuditEvent(models.Model):
@@ -28,6 +43,8 @@ class AuditEvent(models.Model):
     detail = models.JSONField(default=dict, editable=False)
     previous_hash = models.CharField(max_length=HASH_LENGTH, editable=False)
     hash = models.CharField(max_length=HASH_LENGTH, unique=True, editable=False)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["sequence"]
@@ -58,7 +75,7 @@ class AuditChainHead(models.Model):
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     sequence = models.BigIntegerField(default=0)
-    hash = models.CharField(max_length=HASH_LENGTH, default="0" * HASH_LENGTH)
+    hash = models.CharField(max_length=HASH_LENGTH, default=GENESIS_HASH)
 
     class Meta:
         constraints = [models.CheckConstraint(condition=models.Q(id=1), name="one_chain_head")]

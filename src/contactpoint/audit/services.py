@@ -36,7 +36,21 @@ def canonical_payload(event: AuditEvent) -> bytes:
 
 
 def compute_hash(event: AuditEvent) -> str:
+    """The SHA-256 of the event's canonical payload, as 64 hex digits."""
     return hashlib.sha256(canonical_payload(event)).hexdigest()
+
+
+def _locked_chain_head() -> AuditChainHead:
+    """The chain head, locked; created first if missing (migration 0002 normally makes it).
+
+    INSERT ... ON CONFLICT DO NOTHING rather than get_or_create, so that two processes that
+    both find no head (an emptied test database) cannot both insert one and fail.
+    """
+    head = AuditChainHead.objects.select_for_update().filter(id=1).first()
+    if head is None:
+        AuditChainHead.objects.bulk_create([AuditChainHead(id=1)], ignore_conflicts=True)
+        head = AuditChainHead.objects.select_for_update().get(id=1)
+    return head
 
 
 def record_event(
@@ -51,9 +65,13 @@ def record_event(
     ip_address: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain, in the caller's transaction (fail closed: errors raise)."""
+    """Append one event to the chain, in the caller's transaction (fail closed: errors raise).
+
+    The chain head row is locked FOR UPDATE until the caller's transaction ends, so
+    concurrent writers (threads or processes) append strictly one after another.
+    """
     with transaction.atomic():
-        head, _ = AuditChainHead.objects.select_for_update().get_or_create(id=1)
+        head = _locked_chain_head()
         event = AuditEvent(
             sequence=head.sequence + 1,
             occurred_at=timezone.now(),
