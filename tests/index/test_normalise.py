@@ -68,9 +68,27 @@ def test_double_barrelled_names_split_into_parts() -> None:
     assert name_parts("Van der Berg") == ["VAN", "DER", "BERG"]
 
 
-def test_phonetic_keys_bring_spelling_variants_together() -> None:
-    assert phonetic_key("Thompson") == phonetic_key("Thomson")
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Thompson", "Thomson"),
+        ("Smith", "Smyth"),
+        ("Catherine", "Kathryn"),
+        ("Phillips", "Philips"),
+        ("Mohammed", "Muhammad"),
+        ("Stephen", "Steven"),
+        ("MacDonald", "McDonald"),
+        ("Clarke", "Clark"),
+        ("Sophia", "Sofia"),
+    ],
+)
+def test_phonetic_keys_bring_spelling_variants_together(a: str, b: str) -> None:
+    assert phonetic_key(a) == phonetic_key(b)
+
+
+def test_phonetic_keys_keep_different_names_apart() -> None:
     assert phonetic_key("Smith") != phonetic_key("Jones")
+    assert phonetic_key("Olivia") != phonetic_key("Oliver")
 
 
 @given(st.text(max_size=60))

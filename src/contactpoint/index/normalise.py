@@ -91,6 +91,10 @@ def first_given_name_key(given_names: str) -> str:
 
 
 def phonetic_key(raw: str) -> str:
-    """A phonetic code of the whole name (Metaphone), so that Thomson and Thompson collide."""
-    key = name_key(raw)
+    """A phonetic code of the whole name (Metaphone), so that Thomson and Thompson collide.
+
+    Metaphone kept the most English name variants together among jellyfish's codes; the
+    silent P of -MPS- (Thompson, Simpson) is the one common variant it splits, so it goes first.
+    """
+    key = name_key(raw).replace("MPS", "MS")
     return jellyfish.metaphone(key)[:16] if key else ""
