@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "contactpoint.audit",
     "contactpoint.index",
     "contactpoint.access",
+    "contactpoint.matching",
+    "contactpoint.feeds",
     "contactpoint.api",
     "contactpoint.synthetic",
     "contactpoint.web",

@@ -465,3 +465,37 @@ class Involvement(Provenance):
     @property
     def is_sensitive(self) -> bool:
         return self.service_type in SENSITIVE_SERVICE_TYPES
+
+
+# --- Record linkage (issue 5; written by index.linkage) ---------------------------------------
+
+
+class ChildMerge(models.Model):
+    """Two children found to be one: the absorbed child's ID now redirects to the survivor.
+
+    Kept so that the merge can be undone: the absorbed child's own fields, and every row that
+    was moved from it to the survivor (with any value changed to make room), are recorded.
+    No foreign key to a user: `index` sits below `access`, so the actor is kept by name and
+    the full story is in the audit log.
+    """
+
+    survivor = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="merges")
+    absorbed_contactpoint_id = models.CharField(
+        max_length=contactpoint_id.LENGTH, validators=[validate_contactpoint_id], db_index=True
+    )
+    absorbed_snapshot = models.JSONField()
+    moved_rows = models.JSONField(default=dict)
+    merged_at = models.DateTimeField(default=timezone.now)
+    merged_by = models.CharField(max_length=150)
+    reason = models.CharField(max_length=200, blank=True)
+    unmerged_at = models.DateTimeField(null=True, blank=True)
+    unmerged_by = models.CharField(max_length=150, blank=True)
+    restored_child = models.ForeignKey(
+        Child, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-merged_at"]
+
+    def __str__(self) -> str:
+        return f"{contactpoint_id.display(self.absorbed_contactpoint_id)} merged into {self.survivor}"

@@ -1,0 +1,837 @@
+"""Loading a feed: read, validate, match and merge, one small batch per transaction.
+
+The pipeline for each batch of rows (issue 5, item 3):
+
+1. rows are read and validated outside any transaction (reading.py, validation.py);
+2. in one transaction, under a lock that serialises matching across loaders, each row is
+   compared with what the source sent before (unchanged? an update of a known record?) and, if
+   new, matched against the index (matching.blocking + matching.model + matching.decisions);
+3. the children it touches are rebuilt from their reports (index.linkage), and every row's
+   outcome is written to the load report, with `lines_done`, in the same transaction.
+
+So a crash leaves whole batches or nothing; the next run of the same file resumes after the
+last whole batch; and a row already applied can never apply twice (its content hash is kept).
+A batch that fails unexpectedly is retried row by row, so one bad row cannot stop a load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from contactpoint.audit.services import record_event
+from contactpoint.feeds import reading
+from contactpoint.feeds.models import (
+    FeedLoad,
+    LoadChannel,
+    LoadRow,
+    LoadStatus,
+    ReviewItem,
+    ReviewKind,
+    RowOutcome,
+    SourceRecord,
+    SourceRecordState,
+    SourceSystem,
+)
+from contactpoint.feeds.precedence import current_precedence
+from contactpoint.feeds.schema import EventType
+from contactpoint.feeds.serialise import record_from_json, record_to_json
+from contactpoint.feeds.validation import ParsedRow, RowContext, RowRejected, parse_row
+from contactpoint.index import contactpoint_id as cp_ids
+from contactpoint.index.linkage import (
+    ChildWrite,
+    FieldPrecedence,
+    MergedChildWriter,
+    ReferenceMaps,
+    merge_reports,
+    reserve_children,
+)
+from contactpoint.index.models import Child, GpPractice, LocalAuthority, PostcodeDistrict, School
+from contactpoint.index.records import ChildRecord
+from contactpoint.matching.blocking import find_candidates, find_shielded, load_profiles
+from contactpoint.matching.decisions import MatchDecision, Outcome, decide, score_candidates
+from contactpoint.matching.features import MatchRecord
+from contactpoint.matching.model import MatchModel, current_model
+from contactpoint.matching.pending import PendingChildren
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 500
+DEMO_NHS_NUMBER_KEY = "contactpoint-demo-nhs-number-key-not-for-production"
+# Any constant works: it names the lock every loader takes around matching and merging.
+_MATCH_LOCK_ID = 0x43504D41  # "CPMA"
+
+ProgressCallback = Callable[[int, int], None]  # (lines read so far, bytes read so far)
+
+
+class LoadRefused(Exception):
+    """The load cannot start at all (inactive source, unreadable file)."""
+
+
+def nhs_number_key() -> bytes:
+    """The key for scrambling NHS numbers: CONTACTPOINT_NHS_NUMBER_KEY in production."""
+    key = getattr(settings, "CONTACTPOINT_NHS_NUMBER_KEY", "") or ""
+    if not key:
+        if getattr(settings, "IS_PRODUCTION", False):
+            raise ImproperlyConfigured(
+                "CONTACTPOINT_NHS_NUMBER_KEY must be set in production: NHS numbers are "
+                "scrambled with it and it must be the same for every load"
+            )
+        key = DEMO_NHS_NUMBER_KEY
+    return key.encode("utf-8")
+
+
+def file_digest(handle: BinaryIO) -> tuple[str, int]:
+    """SHA-256 and size of a file, read in 1 MiB blocks (it identifies a load for resuming)."""
+    digest = hashlib.sha256()
+    size = 0
+    handle.seek(0)
+    while block := handle.read(1 << 20):
+        digest.update(block)
+        size += len(block)
+    handle.seek(0)
+    return digest.hexdigest(), size
+
+
+def row_context(source: SourceSystem, load: FeedLoad) -> RowContext:
+    """Reference data for validating this source's rows, read once per load."""
+    organisation = source.organisation
+    la_code = ""
+    if organisation.local_authority_id:
+        la_code = LocalAuthority.objects.get(pk=organisation.local_authority_id).ons_code
+    la_by_id = dict(LocalAuthority.objects.values_list("id", "ons_code"))
+    return RowContext(
+        source_code=source.code,
+        allowed_parts=frozenset(source.allowed_parts),
+        organisation_la_code=la_code,
+        received_at=load.received_at,
+        today=timezone.localdate(),
+        nhs_key=nhs_number_key(),
+        la_codes=frozenset(la_by_id.values()),
+        district_la={
+            code: la_by_id[la_id]
+            for code, la_id in PostcodeDistrict.objects.values_list("code", "local_authority_id")
+        },
+        school_urns=frozenset(School.objects.values_list("urn", flat=True)),
+        practice_codes=frozenset(GpPractice.objects.values_list("ods_code", flat=True)),
+    )
+
+
+# --- Per-row results ---------------------------------------------------------------------------
+
+
+@dataclass
+class RowResult:
+    line: int
+    source_record_id: str
+    outcome: RowOutcome
+    reason: str = ""
+    child_key: int | None = None  # a child id, or a negative placeholder for a new child
+    match_weight: float | None = None
+
+
+@dataclass
+class _BatchWork:
+    """What one batch will write, collected before anything is written."""
+
+    results: list[RowResult] = field(default_factory=list)
+    new_records: list[SourceRecord] = field(default_factory=list)
+    updated_records: list[SourceRecord] = field(default_factory=list)
+    touched_children: set[int] = field(default_factory=set)
+    new_children: dict[int, list[ChildRecord]] = field(default_factory=dict)
+    reviews: list[tuple[SourceRecord, MatchDecision, str, bool]] = field(default_factory=list)
+
+
+class FeedLoader:
+    """Loads rows for one source into the index. One instance per load."""
+
+    def __init__(
+        self,
+        *,
+        source: SourceSystem,
+        load: FeedLoad,
+        model: MatchModel | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        self.source = source
+        self.load = load
+        self.model = model or current_model()
+        self.batch_size = batch_size
+        self.context = row_context(source, load)
+        self.feed_sources = list(SourceSystem.objects.values_list("code", flat=True))
+        self.precedence: FieldPrecedence = current_precedence()
+        self.reference = ReferenceMaps()
+        self.la_ids = dict(LocalAuthority.objects.values_list("ons_code", "id"))
+
+    # --- the public loop ---------------------------------------------------------------------
+
+    def run(
+        self, rows: Iterable[reading.RawRow], progress: ProgressCallback | None = None
+    ) -> FeedLoad:
+        """Process every row after `lines_done`, batch by batch, then mark the load completed."""
+        batch: list[reading.RawRow] = []
+        for raw in rows:
+            if raw.line <= self.load.lines_done:
+                continue  # done before an interruption
+            batch.append(raw)
+            if len(batch) >= self.batch_size:
+                self._process(batch)
+                if progress:
+                    progress(batch[-1].line, 0)
+                batch = []
+        if batch:
+            self._process(batch)
+            if progress:
+                progress(batch[-1].line, 0)
+        return self._finish()
+
+    def _finish(self) -> FeedLoad:
+        with transaction.atomic():
+            load = FeedLoad.objects.select_for_update().get(pk=self.load.pk)
+            load.status = LoadStatus.COMPLETED
+            load.finished_at = timezone.now()
+            load.save(update_fields=["status", "finished_at"])
+            record_event(
+                action="feeds.load_completed",
+                actor_id=load.started_by_id,
+                organisation_code=self.source.organisation.code,
+                detail={
+                    "load": load.pk,
+                    "source": self.source.code,
+                    "file": load.file_name,
+                    "new": load.rows_new,
+                    "linked": load.rows_linked,
+                    "review": load.rows_review,
+                    "unchanged": load.rows_unchanged,
+                    "rejected": load.rows_rejected,
+                },
+            )
+        self.load = load
+        return load
+
+    # --- one batch -----------------------------------------------------------------------------
+
+    def _process(self, raws: list[reading.RawRow]) -> None:
+        parsed: list[ParsedRow | RowResult] = [self._parse(raw) for raw in raws]
+        try:
+            with transaction.atomic():
+                self._apply(parsed, last_line=raws[-1].line)
+        except DatabaseError:
+            # Something in this batch could not be stored: find it by going row by row, so
+            # that every other row still loads and the bad one is reported, not lost.
+            logger.exception("batch ending at line %s failed; retrying row by row", raws[-1].line)
+            for item, raw in zip(parsed, raws, strict=True):
+                try:
+                    with transaction.atomic():
+                        self._apply([item], last_line=raw.line)
+                except DatabaseError as error:
+                    failed = RowResult(
+                        raw.line,
+                        raw.source_record_id,
+                        RowOutcome.REJECTED,
+                        f"could not be stored ({type(error).__name__}); "
+                        "please report it to the ContactPoint team",
+                    )
+                    with transaction.atomic():
+                        self._apply([failed], last_line=raw.line)
+
+    def _parse(self, raw: reading.RawRow) -> ParsedRow | RowResult:
+        if raw.error:
+            return RowResult(raw.line, raw.source_record_id, RowOutcome.REJECTED, raw.error)
+        try:
+            return parse_row(raw.line, raw.values, self.context)
+        except RowRejected as rejected:
+            return RowResult(
+                raw.line, raw.source_record_id, RowOutcome.REJECTED, "; ".join(rejected.reasons)
+            )
+
+    def _apply(self, items: Sequence[ParsedRow | RowResult], *, last_line: int) -> None:
+        """Decide and write one batch; the caller holds the transaction."""
+        self._lock()
+        load = FeedLoad.objects.select_for_update().get(pk=self.load.pk)
+        if last_line <= load.lines_done:
+            return  # another run of this load got here first
+        work = _BatchWork()
+        rows = self._drop_duplicates(items, work)
+        known = {
+            r.source_record_id: r
+            for r in SourceRecord.objects.filter(
+                source=self.source, source_record_id__in=[p.source_record_id for p in rows]
+            )
+        }
+        to_match: list[ParsedRow] = []
+        for row in rows:
+            existing = known.get(row.source_record_id)
+            if existing is None or existing.state == SourceRecordState.WITHDRAWN:
+                if row.event is EventType.WITHDRAW:
+                    work.results.append(
+                        RowResult(
+                            row.line,
+                            row.source_record_id,
+                            RowOutcome.UNCHANGED,
+                            "withdrawn, but ContactPoint holds no record with this ID",
+                        )
+                    )
+                else:
+                    to_match.append(row)
+                continue
+            self._known_record(row, existing, work)
+        self._match(to_match, known, work)
+        self._write(work, load, last_line)
+
+    def _lock(self) -> None:
+        """Serialise matching across concurrent loads, so two can't both create one child."""
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_MATCH_LOCK_ID])
+        # SQLite: transactions are IMMEDIATE (settings), which already serialises writers.
+
+    def _drop_duplicates(
+        self, items: Sequence[ParsedRow | RowResult], work: _BatchWork
+    ) -> list[ParsedRow]:
+        """Reject a second row with a source record ID already seen in this file."""
+        ids = [i.source_record_id for i in items if i.source_record_id]
+        earlier = dict(
+            LoadRow.objects.filter(load=self.load, source_record_id__in=ids)
+            .values_list("source_record_id", "line")
+            .order_by("-line")
+        )
+        rows: list[ParsedRow] = []
+        for item in items:
+            first = earlier.get(item.source_record_id) if item.source_record_id else None
+            if first is not None and first != item.line:
+                work.results.append(
+                    RowResult(
+                        item.line,
+                        item.source_record_id,
+                        RowOutcome.REJECTED,
+                        f"duplicate source_record_id: already in this file at line {first}",
+                    )
+                )
+                continue
+            if item.source_record_id:
+                earlier[item.source_record_id] = item.line
+            if isinstance(item, RowResult):
+                work.results.append(item)
+            else:
+                rows.append(item)
+        return rows
+
+    def _known_record(self, row: ParsedRow, existing: SourceRecord, work: _BatchWork) -> None:
+        """A record this source sent before: unchanged, updated, withdrawn, or still in review."""
+        child_key = existing.child_id
+        if row.event is EventType.WITHDRAW:
+            existing.state = SourceRecordState.WITHDRAWN
+            existing.content_hash = row.content_hash
+            existing.last_load = self.load
+            work.updated_records.append(existing)
+            if child_key is not None:
+                work.touched_children.add(child_key)
+            work.results.append(
+                RowResult(
+                    row.line,
+                    row.source_record_id,
+                    RowOutcome.LINKED,
+                    "withdrawn: this source's details are removed from the child",
+                    child_key,
+                )
+            )
+            return
+        if existing.content_hash == row.content_hash:
+            reason = "awaiting review" if existing.state == SourceRecordState.IN_REVIEW else ""
+            work.results.append(
+                RowResult(
+                    row.line,
+                    row.source_record_id,
+                    RowOutcome.UNCHANGED,
+                    reason,
+                    child_key,
+                    existing.match_weight,
+                )
+            )
+            return
+        assert row.record is not None
+        existing.content_hash = row.content_hash
+        existing.report = record_to_json(row.record)
+        existing.nhs_hash = row.nhs_hash
+        existing.received_at = self.load.received_at
+        existing.last_load = self.load
+        work.updated_records.append(existing)
+        if existing.state == SourceRecordState.IN_REVIEW:
+            work.results.append(
+                RowResult(
+                    row.line,
+                    row.source_record_id,
+                    RowOutcome.REVIEW,
+                    "updated while awaiting review",
+                )
+            )
+            return
+        assert child_key is not None
+        work.touched_children.add(child_key)
+        if row.record.is_shielded:
+            work.results.append(
+                RowResult(
+                    row.line,
+                    row.source_record_id,
+                    RowOutcome.LINKED,
+                    "updated; the source asks for the record to be shielded",
+                    child_key,
+                )
+            )
+        else:
+            work.results.append(
+                RowResult(
+                    row.line,
+                    row.source_record_id,
+                    RowOutcome.LINKED,
+                    "updated" + ("; " + "; ".join(row.notes) if row.notes else ""),
+                    child_key,
+                    existing.match_weight,
+                )
+            )
+
+    # --- matching -------------------------------------------------------------------------------
+
+    def _match(
+        self, rows: list[ParsedRow], known: dict[str, SourceRecord], work: _BatchWork
+    ) -> None:
+        if not rows:
+            return
+        incoming = [r.match for r in rows]
+        assert all(m is not None for m in incoming)
+        records: list[MatchRecord] = [m for m in incoming if m is not None]
+        candidates = find_candidates(records)
+        shielded = find_shielded(records)
+        by_nhs = self._nhs_candidates(rows)
+        wanted: set[int] = set()
+        for index, row in enumerate(rows):
+            for child_id in shielded[index]:
+                candidates[index].setdefault(child_id, "shielded_dob")
+            for child_id in by_nhs.get(row.nhs_hash, ()):
+                candidates[index].setdefault(child_id, "nhs_number")
+            wanted.update(candidates[index])
+        profiles = load_profiles(wanted)
+        self._add_nhs_hashes(profiles)
+        pending = PendingChildren()
+
+        for index, row in enumerate(rows):
+            assert row.record is not None and row.match is not None
+            found = [
+                (profiles[cid], rule) for cid, rule in candidates[index].items() if cid in profiles
+            ]
+            found.extend(pending.candidates(row.match))
+            scored = score_candidates(self.model, row.match, found)
+            decision = decide(self.model, scored)
+            weight = decision.best.score.weight if decision.best else None
+            record = self._source_record(row, known.get(row.source_record_id))
+            if decision.best is not None:
+                record.match_weight = decision.best.score.weight
+                record.match_explanation = decision.best.score.as_dict()
+            if decision.outcome is Outcome.LINK:
+                child_key = decision.best.child_id  # type: ignore[union-attr]
+                record.state = SourceRecordState.LINKED
+                self._attach(record, child_key, row.record, work)
+                work.results.append(
+                    RowResult(
+                        row.line,
+                        row.source_record_id,
+                        RowOutcome.LINKED,
+                        self._reason(decision, row),
+                        child_key,
+                        weight,
+                    )
+                )
+            elif decision.outcome is Outcome.NEW:
+                child_key = pending.add(row.match)
+                record.state = SourceRecordState.LINKED
+                work.new_children[child_key] = [row.record]
+                self._attach(record, child_key, None, work)
+                work.results.append(
+                    RowResult(
+                        row.line,
+                        row.source_record_id,
+                        RowOutcome.NEW,
+                        self._reason(decision, row),
+                        child_key,
+                        weight,
+                    )
+                )
+            else:
+                record.state = SourceRecordState.IN_REVIEW
+                record.child = None
+                involves_shielded = any(c.candidate.is_shielded for c in decision.candidates)
+                work.reviews.append(
+                    (record, decision, row.record.responsible_la_ons_code, involves_shielded)
+                )
+                self._stage(record, work)
+                work.results.append(
+                    RowResult(
+                        row.line,
+                        row.source_record_id,
+                        RowOutcome.REVIEW,
+                        decision.reason,
+                        None,
+                        weight,
+                    )
+                )
+
+    def _reason(self, decision: MatchDecision, row: ParsedRow) -> str:
+        """The report's reason: why not linked when a candidate was close, plus row notes."""
+        assert row.record is not None
+        notes = list(row.notes)
+        if row.record.is_shielded:
+            notes.append("the source asks for the record to be shielded")
+        if decision.outcome is Outcome.NEW and decision.best is not None:
+            notes.insert(0, decision.reason)
+        return "; ".join(notes)
+
+    def _source_record(self, row: ParsedRow, previous: SourceRecord | None) -> SourceRecord:
+        assert row.record is not None
+        record = previous or SourceRecord(source=self.source, source_record_id=row.source_record_id)
+        record.content_hash = row.content_hash
+        record.report = record_to_json(row.record)
+        record.nhs_hash = row.nhs_hash
+        record.received_at = self.load.received_at
+        record.last_load = self.load
+        return record
+
+    def _stage(self, record: SourceRecord, work: _BatchWork) -> None:
+        if record.pk is None:
+            if record not in work.new_records:
+                work.new_records.append(record)
+        elif record not in work.updated_records:
+            work.updated_records.append(record)
+
+    def _attach(
+        self, record: SourceRecord, child_key: int, report: ChildRecord | None, work: _BatchWork
+    ) -> None:
+        record.extra_child_key = child_key  # type: ignore[attr-defined]
+        self._stage(record, work)
+        if child_key in work.new_children:
+            if report is not None:
+                work.new_children[child_key].append(report)
+        else:
+            work.touched_children.add(child_key)
+
+    def _nhs_candidates(self, rows: list[ParsedRow]) -> dict[str, set[int]]:
+        hashes = {r.nhs_hash for r in rows if r.nhs_hash}
+        found: dict[str, set[int]] = {}
+        if not hashes:
+            return found
+        for nhs_hash, child_id in SourceRecord.objects.filter(
+            nhs_hash__in=hashes, child__isnull=False
+        ).values_list("nhs_hash", "child_id"):
+            found.setdefault(nhs_hash, set()).add(child_id)
+        return found
+
+    def _add_nhs_hashes(self, profiles: dict[int, MatchRecord]) -> None:
+        if not profiles:
+            return
+        hashes: dict[int, set[str]] = {}
+        for child_id, nhs_hash in (
+            SourceRecord.objects.filter(child_id__in=list(profiles), state=SourceRecordState.LINKED)
+            .exclude(nhs_hash="")
+            .values_list("child_id", "nhs_hash")
+        ):
+            hashes.setdefault(child_id, set()).add(nhs_hash)
+        for child_id, values in hashes.items():
+            profiles[child_id].nhs_hashes = frozenset(values)
+
+    # --- writing ---------------------------------------------------------------------------------
+
+    def _write(self, work: _BatchWork, load: FeedLoad, last_line: int) -> None:
+        placeholders = sorted(work.new_children)
+        reserved = reserve_children(len(placeholders))
+        real: dict[int, tuple[int, str]] = dict(zip(placeholders, reserved, strict=True))
+
+        def child_id_of(key: int | None) -> int | None:
+            if key is None:
+                return None
+            return real[key][0] if key in real else key
+
+        for record in work.new_records + work.updated_records:
+            key = getattr(record, "extra_child_key", None)
+            if key is not None:
+                record.child_id = child_id_of(key)
+
+        writes: list[ChildWrite] = []
+        for key, reports in work.new_children.items():
+            child_id, value = real[key]
+            writes.append(
+                ChildWrite(child_id, value, merge_reports(reports, self.precedence), True)
+            )
+
+        # Existing children: rebuild from every report now linked to them, this batch included.
+        touched = sorted(work.touched_children - set(work.new_children))
+        staged = {
+            (r.source_id, r.source_record_id): r for r in work.new_records + work.updated_records
+        }
+        reports_by_child: dict[int, list[ChildRecord]] = {cid: [] for cid in touched}
+        if touched:
+            for record in SourceRecord.objects.filter(
+                child_id__in=touched, state=SourceRecordState.LINKED
+            ):
+                if (record.source_id, record.source_record_id) in staged:
+                    continue
+                reports_by_child[record.child_id].append(record_from_json(record.report))  # type: ignore[index]
+            for record in staged.values():
+                if record.state == SourceRecordState.LINKED and record.child_id in reports_by_child:
+                    reports_by_child[record.child_id].append(record_from_json(record.report))
+            contactpoint_ids = dict(
+                Child.objects.filter(id__in=touched).values_list("id", "contactpoint_id")
+            )
+            for child_id in touched:
+                reports = reports_by_child[child_id]
+                if not reports:
+                    continue  # its only source withdrew: the child stays as it was
+                writes.append(
+                    ChildWrite(
+                        child_id,
+                        contactpoint_ids[child_id],
+                        merge_reports(reports, self.precedence),
+                        False,
+                    )
+                )
+
+        MergedChildWriter(feed_sources=self.feed_sources, reference=self.reference).write(writes)
+        for record in work.new_records:
+            record.child_id = child_id_of(getattr(record, "extra_child_key", None))
+        SourceRecord.objects.bulk_create(work.new_records)
+        if work.updated_records:
+            SourceRecord.objects.bulk_update(
+                work.updated_records,
+                [
+                    "child",
+                    "state",
+                    "content_hash",
+                    "report",
+                    "nhs_hash",
+                    "match_weight",
+                    "match_explanation",
+                    "received_at",
+                    "last_load",
+                ],
+            )
+        self._write_reviews(work, child_id_of)
+
+        ids_by_child = dict(
+            Child.objects.filter(
+                id__in={child_id_of(r.child_key) for r in work.results if r.child_key is not None}
+            ).values_list("id", "contactpoint_id")
+        )
+        LoadRow.objects.bulk_create(
+            LoadRow(
+                load=load,
+                line=r.line,
+                source_record_id=r.source_record_id[:64],
+                outcome=r.outcome,
+                contactpoint_id=ids_by_child.get(child_id_of(r.child_key) or 0, ""),
+                match_weight=None if r.match_weight is None else round(r.match_weight, 3),
+                reason=r.reason[:500],
+            )
+            for r in work.results
+        )
+        counts = dict.fromkeys(RowOutcome, 0)
+        for r in work.results:
+            counts[r.outcome] += 1
+        load.rows_new += counts[RowOutcome.NEW]
+        load.rows_linked += counts[RowOutcome.LINKED]
+        load.rows_review += counts[RowOutcome.REVIEW]
+        load.rows_unchanged += counts[RowOutcome.UNCHANGED]
+        load.rows_rejected += counts[RowOutcome.REJECTED]
+        load.lines_done = last_line
+        load.save(
+            update_fields=[
+                "rows_new",
+                "rows_linked",
+                "rows_review",
+                "rows_unchanged",
+                "rows_rejected",
+                "lines_done",
+            ]
+        )
+        self.load = load
+
+    def _write_reviews(
+        self, work: _BatchWork, child_id_of: Callable[[int | None], int | None]
+    ) -> None:
+        if not work.reviews:
+            return
+        open_items = {
+            item.source_record_id: item
+            for item in ReviewItem.objects.filter(
+                source_record__in=[r for r, *_ in work.reviews if r.pk], status="open"
+            )
+        }
+        for record, decision, la_code, involves_shielded in work.reviews:
+            candidates = [
+                {"child_id": child_id_of(c.child_id), "explanation": c.score.as_dict()}
+                for c in decision.candidates
+            ]
+            item = open_items.get(record.pk)
+            if item is None:
+                item = ReviewItem(kind=ReviewKind.INCOMING, source_record=record)
+            item.local_authority_id = self.la_ids[la_code]
+            item.candidates = candidates
+            item.reason = decision.reason[:200]
+            item.involves_shielded = involves_shielded
+            item.save()
+
+
+# --- Entry points ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    load: FeedLoad
+    resumed_from_line: int
+
+
+def start_or_resume_load(
+    *,
+    source: SourceSystem,
+    file_name: str,
+    sha256: str,
+    size: int,
+    feed_format: reading.FeedFormat,
+    channel: LoadChannel,
+    started_by_id: int | None = None,
+) -> tuple[FeedLoad, int]:
+    """An unfinished load of the same file from the same source, or a new load."""
+    if not source.is_active:
+        raise LoadRefused(f"source system {source.code} is not active")
+    unfinished = (
+        FeedLoad.objects.filter(source=source, file_sha256=sha256, status=LoadStatus.RUNNING)
+        .order_by("received_at")
+        .first()
+    )
+    if unfinished is not None:
+        return unfinished, unfinished.lines_done
+    with transaction.atomic():
+        load = FeedLoad.objects.create(
+            source=source,
+            file_name=file_name[:255],
+            file_sha256=sha256,
+            file_size=size,
+            format=feed_format,
+            channel=channel,
+            started_by_id=started_by_id,
+        )
+        record_event(
+            action="feeds.load_started",
+            actor_id=started_by_id,
+            organisation_code=source.organisation.code,
+            detail={
+                "load": load.pk,
+                "source": source.code,
+                "file": load.file_name,
+                "sha256": sha256,
+            },
+        )
+    return load, 0
+
+
+def load_stream(
+    *,
+    source: SourceSystem,
+    handle: BinaryIO,
+    file_name: str,
+    feed_format: reading.FeedFormat,
+    channel: LoadChannel = LoadChannel.COMMAND,
+    started_by_id: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: ProgressCallback | None = None,
+    model: MatchModel | None = None,
+) -> LoadResult:
+    """Load a seekable binary stream (a file, or an API upload) and return the finished load."""
+    sha256, size = file_digest(handle)
+    load, resumed = start_or_resume_load(
+        source=source,
+        file_name=file_name,
+        sha256=sha256,
+        size=size,
+        feed_format=feed_format,
+        channel=channel,
+        started_by_id=started_by_id,
+    )
+    loader = FeedLoader(source=source, load=load, model=model, batch_size=batch_size)
+    finished = loader.run(reading.read_rows(handle, feed_format), progress)
+    return LoadResult(finished, resumed)
+
+
+def load_file(
+    *,
+    source: SourceSystem,
+    path: Path,
+    feed_format: reading.FeedFormat | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: ProgressCallback | None = None,
+    started_by_id: int | None = None,
+    model: MatchModel | None = None,
+) -> LoadResult:
+    """`contactpoint feeds load`: load a file from disk, resuming an interrupted run of it."""
+    with path.open("rb") as handle:
+        return load_stream(
+            source=source,
+            handle=handle,
+            file_name=path.name,
+            feed_format=feed_format or reading.guess_format(path),
+            batch_size=batch_size,
+            progress=progress,
+            started_by_id=started_by_id,
+            model=model,
+        )
+
+
+REPORT_COLUMNS = (
+    "line",
+    "source_record_id",
+    "outcome",
+    "contactpoint_id",
+    "match_weight",
+    "reason",
+)
+
+
+def report_rows(load: FeedLoad) -> Iterator[tuple[Any, ...]]:
+    """The load report, one tuple per row in file order (streamed from the database)."""
+    for row in (
+        LoadRow.objects.filter(load=load)
+        .order_by("line")
+        .values_list(
+            "line", "source_record_id", "outcome", "contactpoint_id", "match_weight", "reason"
+        )
+        .iterator(chunk_size=5000)
+    ):
+        line, record_id, outcome, cp_id, weight, reason = row
+        yield (
+            line,
+            record_id,
+            outcome,
+            cp_ids.display(cp_id) if cp_id else "",
+            "" if weight is None else f"{weight:.2f}",
+            reason,
+        )
+
+
+def write_report(load: FeedLoad, handle: Any) -> int:
+    """Write the load report as CSV to a text handle; returns the number of rows."""
+    import csv
+
+    writer = csv.writer(handle)
+    writer.writerow(REPORT_COLUMNS)
+    count = 0
+    for row in report_rows(load):
+        writer.writerow(row)
+        count += 1
+    return count

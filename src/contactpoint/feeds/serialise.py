@@ -1,0 +1,85 @@
+"""A reported `ChildRecord` to JSON and back, as kept in SourceRecord.report."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from contactpoint.index.records import (
+    AddressRecord,
+    CarerRecord,
+    ChildRecord,
+    EnrolmentRecord,
+    GpRegistrationRecord,
+    InvolvementRecord,
+    NameRecord,
+    SourceRef,
+)
+
+_PARTS: dict[str, type[Any]] = {
+    "names": NameRecord,
+    "addresses": AddressRecord,
+    "carers": CarerRecord,
+    "enrolments": EnrolmentRecord,
+    "gp_registrations": GpRegistrationRecord,
+    "involvements": InvolvementRecord,
+}
+_DATES = frozenset(
+    {
+        "date_of_birth",
+        "died_on",
+        "left_england_on",
+        "archived_on",
+        "from_date",
+        "to_date",
+        "started_on",
+        "ended_on",
+        "registered_on",
+        "caf_assessment_on",
+    }
+)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def record_to_json(record: ChildRecord) -> dict[str, Any]:
+    return dict(_plain(dataclasses.asdict(record)))
+
+
+def _typed(cls: type[Any], data: dict[str, Any]) -> Any:
+    values = {}
+    for key, value in data.items():
+        if key in _DATES and value is not None:
+            value = dt.date.fromisoformat(value)
+        elif key == "phones":
+            value = tuple(value)
+        values[key] = value
+    return cls(**values)
+
+
+def record_from_json(data: dict[str, Any]) -> ChildRecord:
+    source = data["source"]
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "source":
+            values[key] = SourceRef(
+                source_system=source["source_system"],
+                source_record_id=source["source_record_id"],
+                received_at=dt.datetime.fromisoformat(source["received_at"]),
+            )
+        elif key in _PARTS:
+            values[key] = tuple(_typed(_PARTS[key], item) for item in value)
+        elif key in _DATES and value is not None:
+            values[key] = dt.date.fromisoformat(value)
+        else:
+            values[key] = value
+    return ChildRecord(**values)

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class MatchingConfig(AppConfig):
+    name = "contactpoint.matching"
+    label = "matching"
+    verbose_name = "Record matching"

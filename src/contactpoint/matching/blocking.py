@@ -1,0 +1,291 @@
+"""Blocking: finding the few children an incoming record could be, with indexed lookups only.
+
+Each rule pairs records that agree on a cheap key; a candidate found by any rule is scored in
+full. The rules are chosen so that each kind of error in one field leaves another rule intact:
+a typo in the surname still shares date of birth and first name; a wrong date of birth still
+shares both names; swapped names share the phonetic pair crosswise; a new surname shares date
+of birth and first name. Every lookup batches a whole chunk of records into one query.
+
+Shielded children get one more, broader rule: every shielded child born on the same day (or
+with day and month swapped) is scored, so a shielded child cannot be missed because two of its
+fields were reported differently (issue 5: the 2009 unshielded duplicate).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+
+from contactpoint.index.models import (
+    Address,
+    Carer,
+    Child,
+    ChildName,
+    GpPractice,
+    GpRegistration,
+    School,
+    SchoolEnrolment,
+)
+from contactpoint.index.vocabularies import AddressKind, NameKind
+from contactpoint.matching.features import (
+    MatchRecord,
+    PersonName,
+    PlaceKey,
+    known_gender,
+    swapped_day_month,
+)
+
+# Chunks keep each IN (VALUES ...) list well inside SQLite's parameter limit.
+_CHUNK = 400
+_NEARBY_DAYS = 366
+
+
+@dataclass(frozen=True)
+class BlockingRule:
+    name: str
+    description: str
+
+
+BLOCKING_RULES: tuple[BlockingRule, ...] = (
+    BlockingRule(
+        "dob_family_phonetic",
+        "Same date of birth (or day and month swapped) and a family name that sounds the same",
+    ),
+    BlockingRule("dob_given", "Same date of birth and the same first given name"),
+    BlockingRule("dob_postcode", "Same date of birth and the same postcode"),
+    BlockingRule(
+        "names_phonetic",
+        "Given and family names that sound the same, either way round, born within a year",
+    ),
+    BlockingRule("nhs_number", "The same scrambled NHS number (looked up by feeds)"),
+    BlockingRule("shielded_dob", "Any shielded child born the same day, or with day/month swapped"),
+)
+
+
+def _dobs(record: MatchRecord) -> list[dt.date]:
+    swapped = swapped_day_month(record.date_of_birth)
+    return [record.date_of_birth, *([swapped] if swapped else [])]
+
+
+def _chunks(items: list[Any], size: int = _CHUNK) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _tuple_lookup(
+    table: str, key_columns: Sequence[str], extra: Sequence[str], keys: set[tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """Rows whose key columns equal one of `keys`: (key..., extra...) for each match."""
+    found: list[tuple[Any, ...]] = []
+    if not keys:
+        return found
+    width = len(key_columns)
+    cols = ", ".join(key_columns)
+    selected = ", ".join([*key_columns, *extra])
+    row_marks = "(" + ", ".join(["%s"] * width) + ")"
+    with connection.cursor() as cursor:
+        for chunk in _chunks(sorted(keys)):
+            if width == 1:
+                marks = ", ".join(["%s"] * len(chunk))
+                sql = f"SELECT {selected} FROM {table} WHERE {cols} IN ({marks})"  # noqa: S608
+                params: list[Any] = [k[0] for k in chunk]
+            else:
+                values = ", ".join([row_marks] * len(chunk))
+                sql = (
+                    f"SELECT {selected} FROM {table} "  # noqa: S608 (identifiers are constants)
+                    f"WHERE ({cols}) IN (VALUES {values})"
+                )
+                params = [v for k in chunk for v in k]
+            cursor.execute(sql, params)
+            found.extend(cursor.fetchall())
+    return found
+
+
+def _as_date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def find_candidates(records: Sequence[MatchRecord]) -> list[dict[int, str]]:
+    """For each record, the candidate child ids and the first rule that found each."""
+    found: list[dict[int, str]] = [{} for _ in records]
+    names_table = ChildName._meta.db_table
+
+    by_family: dict[tuple[str, dt.date], list[int]] = {}
+    by_given: dict[tuple[str, dt.date], list[int]] = {}
+    by_postcode: dict[str, list[int]] = {}
+    by_phonetics: dict[tuple[str, str], list[int]] = {}
+    for index, record in enumerate(records):
+        name = record.primary_name
+        for dob in _dobs(record):
+            if name.family_phonetic:
+                by_family.setdefault((name.family_phonetic, dob), []).append(index)
+            if name.given:
+                by_given.setdefault((name.given, dob), []).append(index)
+        for place in record.places[:1]:
+            by_postcode.setdefault(place.postcode, []).append(index)
+        if name.family_phonetic and name.given_phonetic:
+            by_phonetics.setdefault((name.family_phonetic, name.given_phonetic), []).append(index)
+            by_phonetics.setdefault((name.given_phonetic, name.family_phonetic), []).append(index)
+
+    def _add(indexes: list[int], child_id: int, rule: str) -> None:
+        for index in indexes:
+            found[index].setdefault(child_id, rule)
+
+    for phon, dob, child_id in _tuple_lookup(
+        names_table, ("family_name_phonetic", "date_of_birth"), ("child_id",), set(by_family)
+    ):
+        _add(by_family.get((phon, _as_date(dob)), []), child_id, "dob_family_phonetic")
+    for given, dob, child_id in _tuple_lookup(
+        names_table, ("given_name_key", "date_of_birth"), ("child_id",), set(by_given)
+    ):
+        _add(by_given.get((given, _as_date(dob)), []), child_id, "dob_given")
+    address_table = f"{Address._meta.db_table} a JOIN {Child._meta.db_table} c ON c.id = a.child_id"
+    for postcode, child_id, dob in _tuple_lookup(
+        address_table,
+        ("a.postcode",),
+        ("a.child_id", "c.date_of_birth"),
+        {(p,) for p in by_postcode},
+    ):
+        born = _as_date(dob)
+        for index in by_postcode.get(postcode, []):
+            if born in _dobs(records[index]):
+                found[index].setdefault(child_id, "dob_postcode")
+    for family_phon, given_phon, child_id, dob in _tuple_lookup(
+        names_table,
+        ("family_name_phonetic", "given_name_phonetic"),
+        ("child_id", "date_of_birth"),
+        set(by_phonetics),
+    ):
+        born = _as_date(dob)
+        for index in by_phonetics.get((family_phon, given_phon), []):
+            if abs((records[index].date_of_birth - born).days) <= _NEARBY_DAYS:
+                found[index].setdefault(child_id, "names_phonetic")
+    return found
+
+
+def find_shielded(records: Sequence[MatchRecord]) -> list[set[int]]:
+    """For each record, the shielded children born on its date (or with day/month swapped)."""
+    wanted: dict[dt.date, list[int]] = {}
+    for index, record in enumerate(records):
+        for dob in _dobs(record):
+            wanted.setdefault(dob, []).append(index)
+    result: list[set[int]] = [set() for _ in records]
+    table = Child._meta.db_table
+    with connection.cursor() as cursor:
+        for chunk in _chunks(sorted(wanted)):
+            marks = ", ".join(["%s"] * len(chunk))
+            # Uses the partial index child_shielded_dob (index migration 0003).
+            cursor.execute(
+                f"SELECT id, date_of_birth FROM {table} "  # noqa: S608
+                f"WHERE is_shielded AND date_of_birth IN ({marks})",
+                chunk,
+            )
+            for child_id, dob in cursor.fetchall():
+                for index in wanted.get(_as_date(dob), []):
+                    result[index].add(child_id)
+    return result
+
+
+@functools.lru_cache(maxsize=262_144)
+def _person_name(given_names: str, family_name: str) -> PersonName:
+    return PersonName.of(given_names, family_name)
+
+
+def _in_chunks(sql: str, ids: list[int], cursor: Any) -> Iterable[tuple[Any, ...]]:
+    for chunk in _chunks(ids):
+        marks = ", ".join(["%s"] * len(chunk))
+        cursor.execute(sql.format(marks=marks), chunk)
+        yield from cursor.fetchall()
+
+
+def load_profiles(child_ids: Iterable[int]) -> dict[int, MatchRecord]:
+    """Everything the comparisons need about these children, in six queries per chunk."""
+    ids = sorted(set(child_ids))
+    if not ids:
+        return {}
+    t = {
+        m: m._meta.db_table
+        for m in (
+            Child,
+            ChildName,
+            Address,
+            Carer,
+            SchoolEnrolment,
+            School,
+            GpRegistration,
+            GpPractice,
+        )
+    }
+    names: dict[int, list[tuple[int, PersonName]]] = {}
+    places: dict[int, list[tuple[int, PlaceKey]]] = {}
+    carers: dict[int, list[tuple[str, str]]] = {}
+    schools: dict[int, set[str]] = {}
+    practices: dict[int, set[str]] = {}
+    profiles: dict[int, MatchRecord] = {}
+    with connection.cursor() as cursor:
+        for child_id, given, family, kind in _in_chunks(
+            f"SELECT child_id, given_names, family_name, kind FROM {t[ChildName]} "  # noqa: S608
+            "WHERE child_id IN ({marks})",
+            ids,
+            cursor,
+        ):
+            order = 0 if kind == NameKind.CURRENT else 1
+            names.setdefault(child_id, []).append((order, _person_name(given, family)))
+        for child_id, postcode, line_1, kind in _in_chunks(
+            f"SELECT child_id, postcode, line_1, kind FROM {t[Address]} "  # noqa: S608
+            "WHERE child_id IN ({marks})",
+            ids,
+            cursor,
+        ):
+            place = PlaceKey.of(postcode, line_1)
+            if place is not None:
+                order = 1 if kind == AddressKind.PREVIOUS else 0
+                places.setdefault(child_id, []).append((order, place))
+        for child_id, given, family_key in _in_chunks(
+            f"SELECT child_id, given_names, family_name_key FROM {t[Carer]} "  # noqa: S608
+            "WHERE child_id IN ({marks})",
+            ids,
+            cursor,
+        ):
+            carers.setdefault(child_id, []).append((_person_name(given, "").given, family_key))
+        for child_id, urn in _in_chunks(
+            f"SELECT e.child_id, s.urn FROM {t[SchoolEnrolment]} e "  # noqa: S608
+            f"JOIN {t[School]} s ON s.id = e.school_id WHERE e.child_id IN ({{marks}})",
+            ids,
+            cursor,
+        ):
+            schools.setdefault(child_id, set()).add(urn)
+        for child_id, code in _in_chunks(
+            f"SELECT g.child_id, p.ods_code FROM {t[GpRegistration]} g "  # noqa: S608
+            f"JOIN {t[GpPractice]} p ON p.id = g.practice_id WHERE g.child_id IN ({{marks}})",
+            ids,
+            cursor,
+        ):
+            practices.setdefault(child_id, set()).add(code)
+        for child_id, dob, gender, shielded, cp_id, la_id in _in_chunks(
+            "SELECT id, date_of_birth, gender, is_shielded, contactpoint_id, responsible_la_id "  # noqa: S608
+            f"FROM {t[Child]} WHERE id IN ({{marks}})",
+            ids,
+            cursor,
+        ):
+            child_names = [n for _, n in sorted(names.get(child_id, []), key=lambda p: p[0])]
+            if not child_names:
+                continue  # a child without a name cannot be compared (and cannot exist)
+            profiles[child_id] = MatchRecord(
+                names=tuple(child_names),
+                date_of_birth=_as_date(dob),
+                gender=known_gender(gender),
+                places=tuple(p for _, p in sorted(places.get(child_id, []), key=lambda p: p[0])),
+                carers=tuple(carers.get(child_id, [])),
+                school_urns=frozenset(schools.get(child_id, set())),
+                gp_codes=frozenset(practices.get(child_id, set())),
+                child_id=child_id,
+                is_shielded=bool(shielded),
+                extra={"contactpoint_id": cp_id, "responsible_la_id": la_id},
+            )
+    return profiles

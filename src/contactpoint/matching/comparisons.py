@@ -1,0 +1,237 @@
+"""The Fellegi-Sunter comparisons, declared once (CONVENTIONS 12: the match model is data).
+
+Each comparison names its levels from strongest agreement to "else"; level 0 is always
+"null" (one side has no value, so the comparison says nothing and weighs 0). The same levels
+are written twice, and tests/matching/test_splink_parity.py holds them together:
+
+- here, in Python, for the online scorer that sees each incoming record against its
+  candidates (a candidate may have several names and addresses: the best level counts);
+- in `training.py`, as Splink comparison levels (SQL), for EM training and batch matching.
+
+Names are one comparison rather than two because given and family names are not independent
+evidence: a twin agrees on everything but the given name, and a child reported with names
+swapped agrees on both only crosswise. Giving those patterns levels of their own lets the
+model learn how rare they are, instead of adding two weights that assume independence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
+
+from contactpoint.matching.features import MatchRecord, PersonName, dob_text, swapped_day_month
+
+NULL = "null"
+ELSE = "else"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A named comparison: ordered level labels and the function that picks one for a pair."""
+
+    name: str
+    description: str
+    levels: tuple[str, ...]  # levels[0] is NULL, levels[-1] is ELSE
+    pick: Callable[[MatchRecord, MatchRecord], int]
+    tf_level: str | None = None  # the level whose weight is adjusted for the value's frequency
+
+    def level_index(self, label: str) -> int:
+        return self.levels.index(label)
+
+
+def jaro_winkler(a: str, b: str) -> float:
+    return float(JaroWinkler.similarity(a, b))
+
+
+# --- Names -------------------------------------------------------------------------------------
+
+NAME_LEVELS = (
+    NULL,
+    "exact",  # given and family names both equal
+    "swapped",  # given equals family and family equals given
+    "family_exact_given_familiar",  # a nickname, or the first given name is another's middle
+    "family_exact_given_similar",  # Jaro-Winkler >= 0.88 on the given name: a typing error
+    "given_exact_family_similar",  # Jaro-Winkler >= 0.88 on the family name
+    "both_similar",  # both >= 0.80, or both sound the same
+    "given_agrees_family_differs",  # a change of surname (marriage, adoption, preference)
+    "family_agrees_given_differs",  # siblings and twins look like this
+    ELSE,
+)
+_NAME_RANK = {label: rank for rank, label in enumerate(NAME_LEVELS)}
+
+
+def _given_familiar(a: PersonName, b: PersonName) -> bool:
+    return (
+        a.nickname_root == b.nickname_root or a.given in b.given_words or b.given in a.given_words
+    )
+
+
+def name_level_of(a: PersonName, b: PersonName) -> str:
+    """The name level for one pair of names."""
+    if not a.given or not a.family or not b.given or not b.family:
+        return NULL
+    given_same = a.given == b.given
+    family_same = a.family == b.family
+    if given_same and family_same:
+        return "exact"
+    if a.given == b.family and a.family == b.given:
+        return "swapped"
+    given_jw = jaro_winkler(a.given, b.given)
+    family_jw = jaro_winkler(a.family, b.family)
+    if family_same and _given_familiar(a, b):
+        return "family_exact_given_familiar"
+    if family_same and given_jw >= 0.88:
+        return "family_exact_given_similar"
+    if given_same and family_jw >= 0.88:
+        return "given_exact_family_similar"
+    given_close = given_jw >= 0.80 or a.given_phonetic == b.given_phonetic
+    family_close = family_jw >= 0.80 or a.family_phonetic == b.family_phonetic
+    if given_close and family_close:
+        return "both_similar"
+    if given_same or _given_familiar(a, b):
+        return "given_agrees_family_differs"
+    if family_same:
+        return "family_agrees_given_differs"
+    return ELSE
+
+
+def _pick_name(a: MatchRecord, b: MatchRecord) -> int:
+    best = len(NAME_LEVELS)
+    for name_a in a.names:
+        for name_b in b.names:
+            rank = _NAME_RANK[name_level_of(name_a, name_b)]
+            if rank == 1:
+                return 1
+            if rank != 0 and rank < best:
+                best = rank
+    return best if best < len(NAME_LEVELS) else 0
+
+
+# --- Date of birth ---------------------------------------------------------------------------
+
+DOB_LEVELS = (NULL, "exact", "day_month_swapped", "one_digit", "transposed", "same_year", ELSE)
+
+
+def dob_level_of(a: MatchRecord, b: MatchRecord) -> str:
+    if a.date_of_birth == b.date_of_birth:
+        return "exact"
+    if swapped_day_month(a.date_of_birth) == b.date_of_birth:
+        return "day_month_swapped"
+    text_a, text_b = dob_text(a.date_of_birth), dob_text(b.date_of_birth)
+    if Levenshtein.distance(text_a, text_b) <= 1:
+        return "one_digit"
+    if DamerauLevenshtein.distance(text_a, text_b) <= 1:
+        return "transposed"
+    if abs((a.date_of_birth - b.date_of_birth).days) <= 366:
+        return "same_year"
+    return ELSE
+
+
+def _pick_dob(a: MatchRecord, b: MatchRecord) -> int:
+    return DOB_LEVELS.index(dob_level_of(a, b))
+
+
+# --- Gender ------------------------------------------------------------------------------------
+
+GENDER_LEVELS = (NULL, "exact", ELSE)
+
+
+def _pick_gender(a: MatchRecord, b: MatchRecord) -> int:
+    if not a.gender or not b.gender:
+        return 0
+    return 1 if a.gender == b.gender else 2
+
+
+# --- Address -----------------------------------------------------------------------------------
+
+ADDRESS_LEVELS = (NULL, "postcode_and_line", "postcode", "sector", "district", ELSE)
+
+
+def _pick_address(a: MatchRecord, b: MatchRecord) -> int:
+    if not a.places or not b.places:
+        return 0
+    best = len(ADDRESS_LEVELS) - 1
+    for pa in a.places:
+        for pb in b.places:
+            if pa.postcode == pb.postcode:
+                if pa.line_key and pa.line_key == pb.line_key:
+                    return 1
+                best = min(best, 2)
+            elif pa.sector == pb.sector:
+                best = min(best, 3)
+            elif pa.district == pb.district:
+                best = min(best, 4)
+    return best
+
+
+# --- Carers ------------------------------------------------------------------------------------
+
+CARER_LEVELS = (NULL, "carer_name", "carer_family_name", ELSE)
+
+
+def _pick_carers(a: MatchRecord, b: MatchRecord) -> int:
+    if not a.carers or not b.carers:
+        return 0
+    best = 3
+    for given_a, family_a in a.carers:
+        for given_b, family_b in b.carers:
+            if family_a and family_a == family_b:
+                if given_a and given_a == given_b:
+                    return 1
+                best = 2
+    return best
+
+
+# --- Identifiers held by one kind of source ----------------------------------------------------
+
+CODE_LEVELS = (NULL, "exact", ELSE)
+
+
+def _code_picker(attribute: str) -> Callable[[MatchRecord, MatchRecord], int]:
+    def pick(a: MatchRecord, b: MatchRecord) -> int:
+        left: frozenset[str] = getattr(a, attribute)
+        right: frozenset[str] = getattr(b, attribute)
+        if not left or not right:
+            return 0
+        return 1 if left & right else 2
+
+    return pick
+
+
+COMPARISONS: tuple[Comparison, ...] = (
+    Comparison(
+        "name",
+        "Given and family names together: exact, swapped, nickname, typing errors, changes",
+        NAME_LEVELS,
+        _pick_name,
+        tf_level="exact",
+    ),
+    Comparison(
+        "date_of_birth",
+        "Date of birth: exact, day and month swapped, one digit wrong, two digits transposed",
+        DOB_LEVELS,
+        _pick_dob,
+    ),
+    Comparison("gender", "Gender, when both sides know it", GENDER_LEVELS, _pick_gender),
+    Comparison(
+        "address",
+        "Any address of the child: postcode and first line, postcode, sector, district",
+        ADDRESS_LEVELS,
+        _pick_address,
+    ),
+    Comparison("carers", "Parents' and carers' names", CARER_LEVELS, _pick_carers),
+    Comparison("school", "School URN", CODE_LEVELS, _code_picker("school_urns")),
+    Comparison("gp_practice", "GP practice ODS code", CODE_LEVELS, _code_picker("gp_codes")),
+    Comparison(
+        "nhs_number", "Scrambled NHS number (keyed hash)", CODE_LEVELS, _code_picker("nhs_hashes")
+    ),
+)
+
+COMPARISONS_BY_NAME: dict[str, Comparison] = {c.name: c for c in COMPARISONS}
+
+
+def comparison_vector(a: MatchRecord, b: MatchRecord) -> tuple[int, ...]:
+    """The level index each comparison picks for this pair (0 = null)."""
+    return tuple(c.pick(a, b) for c in COMPARISONS)

@@ -1,0 +1,122 @@
+"""From scores to a decision: link, send to review, or create a new child.
+
+DESIGN: above the upper threshold a record links; below the lower one it creates a child;
+between them it goes to a data-quality officer. Three rules refine that, each for a reason:
+
+- **Shielding is never lost** (issue 5): if any shielded child was scored against the record,
+  the record may link to its best match or go to review, never become a new child. A shielded
+  child found only by the broad shielded sweep counts when it scores above `shield_floor`.
+- **Two strong candidates** are two children who both look like this one: the index may
+  already hold a duplicate, so a person decides.
+- **Twins**: siblings born the same day agree on everything a household shares; only the
+  given name (and an NHS number, when sent) tells them apart. A match whose names agree only on
+  the family name is never linked automatically unless the NHS numbers agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from contactpoint.matching.features import MatchRecord
+from contactpoint.matching.model import MatchModel, MatchScore
+
+TWIN_NAME_LEVELS = frozenset({"family_agrees_given_differs", "else"})
+
+
+class Outcome(StrEnum):
+    LINK = "link"
+    REVIEW = "review"
+    NEW = "new"
+
+
+@dataclass(frozen=True)
+class ScoredCandidate:
+    candidate: MatchRecord
+    score: MatchScore
+    rule: str  # the blocking rule that found it
+
+    @property
+    def child_id(self) -> int:
+        assert self.candidate.child_id is not None
+        return self.candidate.child_id
+
+
+@dataclass(frozen=True)
+class MatchDecision:
+    outcome: Outcome
+    reason: str
+    best: ScoredCandidate | None
+    candidates: tuple[ScoredCandidate, ...]  # the ones worth showing, best first
+
+    @property
+    def child_id(self) -> int | None:
+        return (
+            self.best.child_id if self.best is not None and self.outcome is Outcome.LINK else None
+        )
+
+
+def score_candidates(
+    model: MatchModel, incoming: MatchRecord, candidates: Iterable[tuple[MatchRecord, str]]
+) -> list[ScoredCandidate]:
+    """Every candidate scored, best first."""
+    scored = [ScoredCandidate(c, model.score(incoming, c), rule) for c, rule in candidates]
+    scored.sort(key=lambda s: s.score.weight, reverse=True)
+    return scored
+
+
+def decide(model: MatchModel, scored: list[ScoredCandidate]) -> MatchDecision:
+    """The decision for one incoming record, given its candidates scored best first."""
+    limits = model.thresholds
+    # A shielded-sweep candidate below the floor is not a real resemblance; drop it.
+    relevant = [
+        s for s in scored if s.rule != "shielded_dob" or s.score.weight >= limits.shield_floor
+    ]
+    shown = tuple(s for s in relevant if s.score.weight >= limits.shield_floor)[:5]
+    if not relevant:
+        return MatchDecision(Outcome.NEW, "no candidate", None, ())
+    best = relevant[0]
+    shielded = [s for s in relevant if s.candidate.is_shielded]
+
+    if best.score.weight >= limits.link:
+        rivals = [
+            s for s in relevant[1:] if s.score.weight >= limits.link and s.child_id != best.child_id
+        ]
+        if rivals:
+            return MatchDecision(
+                Outcome.REVIEW,
+                "two children match strongly: the index may hold a duplicate",
+                best,
+                shown or (best,),
+            )
+        if (
+            best.score.level("name") in TWIN_NAME_LEVELS
+            and best.score.level("nhs_number") != "exact"
+        ):
+            if shielded:
+                return MatchDecision(
+                    Outcome.REVIEW,
+                    "only the family name agrees (a twin?) and a shielded child is involved",
+                    best,
+                    shown or (best,),
+                )
+            return MatchDecision(
+                Outcome.NEW,
+                "given names differ: a sibling born the same day, not the same child",
+                best,
+                shown,
+            )
+        return MatchDecision(Outcome.LINK, "match weight above the link threshold", best, shown)
+    if best.score.weight >= limits.review:
+        return MatchDecision(
+            Outcome.REVIEW, "match weight between the review and link thresholds", best, shown
+        )
+    if shielded:
+        return MatchDecision(
+            Outcome.REVIEW,
+            "resembles a shielded child: a person must decide (shielding is never lost)",
+            shielded[0],
+            tuple(dict.fromkeys((*shielded[:3], *shown)))[:5],
+        )
+    return MatchDecision(Outcome.NEW, "no candidate above the review threshold", best, shown)
