@@ -19,7 +19,7 @@ PG_FORWARD = [
     """
     CREATE OR REPLACE FUNCTION audit_event_refuse_change() RETURNS trigger AS $$
     BEGIN
-        RAISE EXCEPTION 'audit events are append-only: % refused on audit_auditevent', TG_OP
+        RAISE EXCEPTION 'audit events are append-only: %% refused on audit_auditevent', TG_OP
             USING ERRCODE = 'insufficient_privilege';
     END
     $$ LANGUAGE plpgsql;
