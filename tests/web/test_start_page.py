@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from tests.index.records import child_record
 
 from contactpoint.index.services import create_child
-from tests.index.records import child_record
 
 pytestmark = pytest.mark.django_db
 
