@@ -6,6 +6,7 @@ import collections
 import hashlib
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -129,6 +130,32 @@ def test_a_sample_of_generated_rows_passes_full_validation() -> None:
         school.full_clean()
     for practice in GpPractice.objects.all():
         practice.full_clean()
+
+
+def test_each_la_gets_schools_of_every_phase_and_gp_practices_with_real_looking_codes() -> None:
+    generate(3000, seed=9)
+    with_children = set(Child.objects.values_list("responsible_la_id", flat=True).distinct())
+    phases = collections.defaultdict(set)
+    for la_id, phase, urn in School.objects.values_list("local_authority_id", "phase", "urn"):
+        phases[la_id].add(phase)
+        assert urn.isdigit() and len(urn) == 6
+    assert all(
+        phases[la] >= {"nursery", "primary", "secondary", "special", "16_plus"}
+        for la in with_children
+    )
+    ods_codes = list(GpPractice.objects.values_list("ods_code", flat=True))
+    assert all(re.fullmatch(r"[A-Z]\d{5}", code) for code in ods_codes)
+    assert set(GpPractice.objects.values_list("local_authority_id", flat=True)) == with_children
+    # Pupils' schools suit their age: no eleven-year-old in a primary, no five-year-old in a
+    # secondary (ages on 31 August, when the school year's cohort is fixed).
+    for born, phase in SchoolEnrolment.objects.filter(ended_on__isnull=True).values_list(
+        "child__date_of_birth", "school__phase"
+    ):
+        age = AS_OF.year - 1 - born.year - ((born.month, born.day) > (8, 31))
+        if phase == "primary":
+            assert 3 <= age <= 10
+        if phase == "secondary":
+            assert 11 <= age <= 17
 
 
 def test_every_current_address_is_in_a_postcode_district_of_the_childs_la() -> None:

@@ -331,7 +331,6 @@ class HouseholdFactory:
         self.window = self.as_of_ord - _years_before(as_of, 18).toordinal()
         # The academic year in progress began on 1 September of this year.
         self.school_year = as_of.year if as_of.month >= 9 else as_of.year - 1
-        self.year_start = dt.date(self.school_year, 9, 1)
         self.family_sizes = (tuple(FAMILY_SIZES), tuple(FAMILY_SIZES.values()))
 
     # -- public ---------------------------------------------------------------------------
