@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from contactpoint.audit.services import record_event
@@ -70,7 +70,7 @@ DEMO_NHS_NUMBER_KEY = "contactpoint-demo-nhs-number-key-not-for-production"
 # Any constant works: it names the lock every loader takes around matching and merging.
 _MATCH_LOCK_ID = 0x43504D41  # "CPMA"
 
-ProgressCallback = Callable[[int, int], None]  # (lines read so far, bytes read so far)
+ProgressCallback = Callable[[int, int], None]  # (last line done, bytes read so far)
 
 
 class LoadRefused(Exception):
@@ -225,15 +225,15 @@ class FeedLoader:
         try:
             with transaction.atomic():
                 self._apply(parsed, last_line=raws[-1].line)
-        except DatabaseError:
-            # Something in this batch could not be stored: find it by going row by row, so
-            # that every other row still loads and the bad one is reported, not lost.
+        except Exception:
+            # Something in this batch could not be processed or stored: find it by going row
+            # by row, so that every other row still loads and the bad one is reported, not lost.
             logger.exception("batch ending at line %s failed; retrying row by row", raws[-1].line)
             for item, raw in zip(parsed, raws, strict=True):
                 try:
                     with transaction.atomic():
                         self._apply([item], last_line=raw.line)
-                except DatabaseError as error:
+                except Exception as error:
                     failed = RowResult(
                         raw.line,
                         raw.source_record_id,
@@ -421,8 +421,8 @@ class FeedLoader:
                 candidates[index].setdefault(child_id, "nhs_number")
             wanted.update(candidates[index])
         profiles = load_profiles(wanted)
-        self._add_nhs_hashes(profiles)
-        pending = PendingChildren()
+        self._add_source_facts(profiles)
+        pending = PendingChildren(source=self.source.code)
 
         for index, row in enumerate(rows):
             assert row.record is not None and row.match is not None
@@ -431,7 +431,7 @@ class FeedLoader:
             ]
             found.extend(pending.candidates(row.match))
             scored = score_candidates(self.model, row.match, found)
-            decision = decide(self.model, scored)
+            decision = decide(self.model, scored, source=self.source.code)
             weight = decision.best.score.weight if decision.best else None
             record = self._source_record(row, known.get(row.source_record_id))
             if decision.best is not None:
@@ -534,18 +534,21 @@ class FeedLoader:
             found.setdefault(nhs_hash, set()).add(child_id)
         return found
 
-    def _add_nhs_hashes(self, profiles: dict[int, MatchRecord]) -> None:
+    def _add_source_facts(self, profiles: dict[int, MatchRecord]) -> None:
+        """What feeds knows of each candidate: scrambled NHS numbers, and which sources."""
         if not profiles:
             return
         hashes: dict[int, set[str]] = {}
-        for child_id, nhs_hash in (
-            SourceRecord.objects.filter(child_id__in=list(profiles), state=SourceRecordState.LINKED)
-            .exclude(nhs_hash="")
-            .values_list("child_id", "nhs_hash")
-        ):
-            hashes.setdefault(child_id, set()).add(nhs_hash)
-        for child_id, values in hashes.items():
-            profiles[child_id].nhs_hashes = frozenset(values)
+        sources: dict[int, set[str]] = {}
+        for child_id, nhs_hash, code in SourceRecord.objects.filter(
+            child_id__in=list(profiles), state=SourceRecordState.LINKED
+        ).values_list("child_id", "nhs_hash", "source__code"):
+            if nhs_hash:
+                hashes.setdefault(child_id, set()).add(nhs_hash)
+            sources.setdefault(child_id, set()).add(code)
+        for child_id, profile in profiles.items():
+            profile.nhs_hashes = frozenset(hashes.get(child_id, ()))
+            profile.extra["sources"] = frozenset(sources.get(child_id, ()))
 
     # --- writing ---------------------------------------------------------------------------------
 
@@ -765,7 +768,12 @@ def load_stream(
         started_by_id=started_by_id,
     )
     loader = FeedLoader(source=source, load=load, model=model, batch_size=batch_size)
-    finished = loader.run(reading.read_rows(handle, feed_format), progress)
+
+    def report_position(line: int, _: int) -> None:
+        if progress is not None:
+            progress(line, handle.tell())
+
+    finished = loader.run(reading.read_rows(handle, feed_format), report_position)
     return LoadResult(finished, resumed)
 
 

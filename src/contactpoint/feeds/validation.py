@@ -62,7 +62,134 @@ _NHS_DIGITS = re.compile(r"^\d{10}$")
 
 # Every postcode area in the United Kingdom (Royal Mail). A postcode outside these cannot exist.
 UK_POSTCODE_AREAS = frozenset(
-    ["AB", "AL", "B", "BA", "BB", "BD", "BF", "BH", "BL", "BN", "BR", "BS", "BT", "BX", "CA", "CB", "CF", "CH", "CM", "CO", "CR", "CT", "CV", "CW", "DA", "DD", "DE", "DG", "DH", "DL", "DN", "DT", "DY", "E", "EC", "EH", "EN", "EX", "FK", "FY", "G", "GL", "GU", "GY", "HA", "HD", "HG", "HP", "HR", "HS", "HU", "HX", "IG", "IM", "IP", "IV", "JE", "KA", "KT", "KW", "KY", "L", "LA", "LD", "LE", "LL", "LN", "LS", "LU", "M", "ME", "MK", "ML", "N", "NE", "NG", "NN", "NP", "NR", "NW", "OL", "OX", "PA", "PE", "PH", "PL", "PO", "PR", "RG", "RH", "RM", "S", "SA", "SE", "SG", "SK", "SL", "SM", "SN", "SO", "SP", "SR", "SS", "ST", "SW", "SY", "TA", "TD", "TF", "TN", "TQ", "TR", "TS", "TW", "UB", "W", "WA", "WC", "WD", "WF", "WN", "WR", "WS", "WV", "YO", "ZE"]
+    [
+        "AB",
+        "AL",
+        "B",
+        "BA",
+        "BB",
+        "BD",
+        "BF",
+        "BH",
+        "BL",
+        "BN",
+        "BR",
+        "BS",
+        "BT",
+        "BX",
+        "CA",
+        "CB",
+        "CF",
+        "CH",
+        "CM",
+        "CO",
+        "CR",
+        "CT",
+        "CV",
+        "CW",
+        "DA",
+        "DD",
+        "DE",
+        "DG",
+        "DH",
+        "DL",
+        "DN",
+        "DT",
+        "DY",
+        "E",
+        "EC",
+        "EH",
+        "EN",
+        "EX",
+        "FK",
+        "FY",
+        "G",
+        "GL",
+        "GU",
+        "GY",
+        "HA",
+        "HD",
+        "HG",
+        "HP",
+        "HR",
+        "HS",
+        "HU",
+        "HX",
+        "IG",
+        "IM",
+        "IP",
+        "IV",
+        "JE",
+        "KA",
+        "KT",
+        "KW",
+        "KY",
+        "L",
+        "LA",
+        "LD",
+        "LE",
+        "LL",
+        "LN",
+        "LS",
+        "LU",
+        "M",
+        "ME",
+        "MK",
+        "ML",
+        "N",
+        "NE",
+        "NG",
+        "NN",
+        "NP",
+        "NR",
+        "NW",
+        "OL",
+        "OX",
+        "PA",
+        "PE",
+        "PH",
+        "PL",
+        "PO",
+        "PR",
+        "RG",
+        "RH",
+        "RM",
+        "S",
+        "SA",
+        "SE",
+        "SG",
+        "SK",
+        "SL",
+        "SM",
+        "SN",
+        "SO",
+        "SP",
+        "SR",
+        "SS",
+        "ST",
+        "SW",
+        "SY",
+        "TA",
+        "TD",
+        "TF",
+        "TN",
+        "TQ",
+        "TR",
+        "TS",
+        "TW",
+        "UB",
+        "W",
+        "WA",
+        "WC",
+        "WD",
+        "WF",
+        "WN",
+        "WR",
+        "WS",
+        "WV",
+        "YO",
+        "ZE",
+    ]
 )
 
 
@@ -88,6 +215,9 @@ class RowContext:
     district_la: Mapping[str, str]
     school_urns: frozenset[str]
     practice_codes: frozenset[str]
+    # False when rows are read for training or batch matching rather than stored: codes of
+    # schools, practices and LAs are then taken on trust.
+    check_references: bool = True
 
 
 @dataclass(frozen=True)
@@ -404,7 +534,7 @@ def _school(check: _Checker) -> list[EnrolmentRecord]:
     started = check.date("school_start_date")
     if not urn:
         return []
-    if urn not in check.context.school_urns:
+    if check.context.check_references and urn not in check.context.school_urns:
         check.fail(f"school_urn: {urn[:10]} is not a school ContactPoint knows")
         return []
     return [EnrolmentRecord(school_urn=urn, started_on=started or check.context.today)]
@@ -415,7 +545,7 @@ def _gp(check: _Checker) -> list[GpRegistrationRecord]:
     registered = check.date("gp_registration_date")
     if not code:
         return []
-    if code not in check.context.practice_codes:
+    if check.context.check_references and code not in check.context.practice_codes:
         check.fail(f"gp_practice_code: {code[:10]} is not a GP practice ContactPoint knows")
         return []
     return [
@@ -526,7 +656,7 @@ def _responsible_la(check: _Checker, postcode: str) -> str:
     """The LA named in the row, else the one the postcode lies in, else the source's own."""
     code = check.get("local_authority")
     if code:
-        if code not in check.context.la_codes:
+        if check.context.check_references and code not in check.context.la_codes:
             check.fail(f"local_authority: {code[:12]} is not an English local authority")
         return code
     if postcode:
@@ -535,6 +665,8 @@ def _responsible_la(check: _Checker, postcode: str) -> str:
             return check.context.district_la[district]
     if check.context.organisation_la_code:
         return check.context.organisation_la_code
+    if not check.context.check_references:
+        return ""
     check.fail(
         "local_authority: cannot tell which local authority is responsible "
         "(send local_authority or a postcode in England)"

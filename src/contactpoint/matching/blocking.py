@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
+from rapidfuzz.distance import DamerauLevenshtein
 
 from contactpoint.index.models import (
     Address,
@@ -36,6 +37,7 @@ from contactpoint.matching.features import (
     MatchRecord,
     PersonName,
     PlaceKey,
+    dob_text,
     known_gender,
     swapped_day_month,
 )
@@ -57,14 +59,25 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
         "Same date of birth (or day and month swapped) and a family name that sounds the same",
     ),
     BlockingRule("dob_given", "Same date of birth and the same first given name"),
-    BlockingRule("dob_postcode", "Same date of birth and the same postcode"),
+    BlockingRule(
+        "dob_postcode", "The same postcode and a date of birth a typing error away (or the same)"
+    ),
     BlockingRule(
         "names_phonetic",
-        "Given and family names that sound the same, either way round, born within a year",
+        "Given and family names that sound the same, either way round, and a date of birth a "
+        "typing error away",
     ),
     BlockingRule("nhs_number", "The same scrambled NHS number (looked up by feeds)"),
     BlockingRule("shielded_dob", "Any shielded child born the same day, or with day/month swapped"),
 )
+
+
+def dob_close(a: dt.date, b: dt.date) -> bool:
+    """Dates a typing error could turn one into the other: within a year, one digit or two
+    adjacent digits apart, or day and month swapped."""
+    if abs((a - b).days) <= _NEARBY_DAYS:
+        return True
+    return DamerauLevenshtein.distance(dob_text(a), dob_text(b)) <= 1 or swapped_day_month(a) == b
 
 
 def _dobs(record: MatchRecord) -> list[dt.date]:
@@ -153,7 +166,7 @@ def find_candidates(records: Sequence[MatchRecord]) -> list[dict[int, str]]:
     ):
         born = _as_date(dob)
         for index in by_postcode.get(postcode, []):
-            if born in _dobs(records[index]):
+            if dob_close(records[index].date_of_birth, born):
                 found[index].setdefault(child_id, "dob_postcode")
     for family_phon, given_phon, child_id, dob in _tuple_lookup(
         names_table,
@@ -163,7 +176,7 @@ def find_candidates(records: Sequence[MatchRecord]) -> list[dict[int, str]]:
     ):
         born = _as_date(dob)
         for index in by_phonetics.get((family_phon, given_phon), []):
-            if abs((records[index].date_of_birth - born).days) <= _NEARBY_DAYS:
+            if dob_close(records[index].date_of_birth, born):
                 found[index].setdefault(child_id, "names_phonetic")
     return found
 

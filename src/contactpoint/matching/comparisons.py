@@ -64,7 +64,9 @@ _NAME_RANK = {label: rank for rank, label in enumerate(NAME_LEVELS)}
 
 def _given_familiar(a: PersonName, b: PersonName) -> bool:
     return (
-        a.nickname_root == b.nickname_root or a.given in b.given_words or b.given in a.given_words
+        not a.nickname_roots.isdisjoint(b.nickname_roots)
+        or a.given in b.given_words
+        or b.given in a.given_words
     )
 
 

@@ -8,9 +8,13 @@ between them it goes to a data-quality officer. Three rules refine that, each fo
   child found only by the broad shielded sweep counts when it scores above `shield_floor`.
 - **Two strong candidates** are two children who both look like this one: the index may
   already hold a duplicate, so a person decides.
+- **One record per child per source**: a source does not hold two records of one child (or it
+  is a duplicate for a person to resolve), so a candidate that already has a record from the
+  incoming record's source is a sibling unless the names agree exactly.
 - **Twins**: siblings born the same day agree on everything a household shares; only the
   given name (and an NHS number, when sent) tells them apart. A match whose names agree only on
-  the family name is never linked automatically unless the NHS numbers agree.
+  the family name is never linked automatically unless the NHS numbers agree, and a match whose
+  NHS numbers differ goes to review however well the rest agrees.
 """
 
 from __future__ import annotations
@@ -66,8 +70,18 @@ def score_candidates(
     return scored
 
 
-def decide(model: MatchModel, scored: list[ScoredCandidate]) -> MatchDecision:
-    """The decision for one incoming record, given its candidates scored best first."""
+def holds_record_from(candidate: MatchRecord, source: str) -> bool:
+    """Whether the candidate child already has a (different) record from this source."""
+    sources = candidate.extra.get("sources", ())
+    return isinstance(sources, frozenset | set | tuple) and source in sources
+
+
+def decide(model: MatchModel, scored: list[ScoredCandidate], *, source: str = "") -> MatchDecision:
+    """The decision for one incoming record, given its candidates scored best first.
+
+    `source` is the incoming record's source system: a source holds one record per child, so
+    a candidate that already has another record from the same source is probably a sibling.
+    """
     limits = model.thresholds
     # A shielded-sweep candidate below the floor is not a real resemblance; drop it.
     relevant = [
@@ -80,8 +94,14 @@ def decide(model: MatchModel, scored: list[ScoredCandidate]) -> MatchDecision:
     shielded = [s for s in relevant if s.candidate.is_shielded]
 
     if best.score.weight >= limits.link:
+        # A rival is another child who also looks like this one, not a twin who agrees
+        # on everything but the given name.
         rivals = [
-            s for s in relevant[1:] if s.score.weight >= limits.link and s.child_id != best.child_id
+            s
+            for s in relevant[1:]
+            if s.score.weight >= limits.link
+            and s.child_id != best.child_id
+            and s.score.level("name") not in TWIN_NAME_LEVELS
         ]
         if rivals:
             return MatchDecision(
@@ -107,6 +127,27 @@ def decide(model: MatchModel, scored: list[ScoredCandidate]) -> MatchDecision:
                 best,
                 shown,
             )
+        if holds_record_from(best.candidate, source):
+            if best.score.level("name") == "exact" or shielded:
+                return MatchDecision(
+                    Outcome.REVIEW,
+                    "the child already has another record from this source: a duplicate?",
+                    best,
+                    shown or (best,),
+                )
+            return MatchDecision(
+                Outcome.NEW,
+                "the best match already has another record from this source: a sibling",
+                best,
+                shown,
+            )
+        if best.score.level("nhs_number") == "else":
+            return MatchDecision(
+                Outcome.REVIEW,
+                "everything agrees but the NHS numbers differ (a twin?)",
+                best,
+                shown or (best,),
+            )
         return MatchDecision(Outcome.LINK, "match weight above the link threshold", best, shown)
     if best.score.weight >= limits.review:
         return MatchDecision(
@@ -117,6 +158,6 @@ def decide(model: MatchModel, scored: list[ScoredCandidate]) -> MatchDecision:
             Outcome.REVIEW,
             "resembles a shielded child: a person must decide (shielding is never lost)",
             shielded[0],
-            tuple(dict.fromkeys((*shielded[:3], *shown)))[:5],
+            tuple({s.child_id: s for s in (*shielded[:3], *shown)}.values())[:5],
         )
     return MatchDecision(Outcome.NEW, "no candidate above the review threshold", best, shown)

@@ -48,37 +48,37 @@ _UNKNOWN_GENDERS = frozenset({Gender.NOT_KNOWN, Gender.NOT_SPECIFIED, ""})
 
 
 @functools.cache
-def nickname_roots() -> dict[str, str]:
-    """Name key -> the key of one formal name it is a form of (BOB -> ROBERT, ROBERT -> ROBERT).
-
-    A familiar name shared by two formal names (Charlie: Charles, Charlotte) gets the one that
-    sorts first; Jaro-Winkler catches most of what that loses.
+def nickname_roots() -> dict[str, frozenset[str]]:
+    """Name key -> the formal names it is a form of (BOB -> {ROBERT}, CHARLIE -> {CHARLES,
+    CHARLOTTE}, ROBERT -> {ROBERT}). Two given names are familiar forms of each other when
+    their sets meet.
     """
     groups: dict[str, set[str]] = {}
     with (DATA_DIR / "nicknames.csv").open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             formal = normalise.name_key(row["formal"])
             familiar = normalise.name_key(row["familiar"])
-            groups.setdefault(familiar, set()).add(formal)
-            groups.setdefault(formal, set()).add(formal)
-    # Follow familiar -> formal edges to the formal names that are forms of nothing else, so
-    # chains such as Mohammad -> Muhammad -> Mohammed collapse onto one root.
-    roots: dict[str, str] = {}
+            if familiar != formal:
+                groups.setdefault(familiar, set()).add(formal)
+            groups.setdefault(formal, set())
+    # Follow familiar -> formal edges to formal names that are forms of nothing else, so
+    # chains such as Mohammad -> Muhammad -> Mohammed end at one root.
+    roots: dict[str, frozenset[str]] = {}
     for name in groups:
         seen = {name}
         frontier = {name}
         while frontier:
-            step = set().union(*(groups.get(n, {n}) for n in frontier)) - seen
+            step = set().union(*(groups.get(n, set()) for n in frontier)) - seen
             seen |= step
             frontier = step
-        terminal = {n for n in seen if groups.get(n, {n}) <= {n}}
-        roots[name] = min(terminal or seen)
+        terminal = frozenset(n for n in seen if not groups.get(n))
+        roots[name] = terminal or frozenset({name})
     return roots
 
 
-def nickname_root(given_key: str) -> str:
-    """The formal root of a given-name key, or the key itself when it is not in the table."""
-    return nickname_roots().get(given_key, given_key)
+def nickname_roots_of(given_key: str) -> frozenset[str]:
+    """The formal roots of a given-name key; the key itself when it is not in the table."""
+    return nickname_roots().get(given_key, frozenset({given_key}) if given_key else frozenset())
 
 
 def address_key(line_1: str) -> str:
@@ -101,7 +101,7 @@ class PersonName:
     family: str
     given_phonetic: str
     family_phonetic: str
-    nickname_root: str
+    nickname_roots: frozenset[str]
 
     @classmethod
     def of(cls, given_names: str, family_name: str) -> PersonName:
@@ -112,7 +112,7 @@ class PersonName:
             family=normalise.name_key(family_name),
             given_phonetic=normalise.phonetic_key(given),
             family_phonetic=normalise.phonetic_key(family_name),
-            nickname_root=nickname_root(given),
+            nickname_roots=nickname_roots_of(given),
         )
 
 

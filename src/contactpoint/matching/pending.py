@@ -8,7 +8,6 @@ new child in one batch would create two children.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from collections.abc import Iterator
 
 from contactpoint.matching.features import MatchRecord, swapped_day_month
@@ -32,13 +31,16 @@ def _keys(record: MatchRecord) -> Iterator[tuple[str, ...]]:
 class PendingChildren:
     """New children of the current batch, keyed by placeholder ids -1, -2, ..."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, source: str = "") -> None:
+        self.source = source  # every pending child so far has a record from this source
         self._records: dict[int, MatchRecord] = {}
         self._index: dict[tuple[str, ...], set[int]] = {}
 
     def add(self, record: MatchRecord) -> int:
         key = -(len(self._records) + 1)
-        stored = dataclasses.replace(record, child_id=key, extra={"contactpoint_id": ""})
+        stored = dataclasses.replace(
+            record, child_id=key, extra={"contactpoint_id": "", "sources": frozenset({self.source})}
+        )
         self._records[key] = stored
         for block in _keys(record):
             self._index.setdefault(block, set()).add(key)
@@ -59,7 +61,3 @@ class PendingChildren:
 
     def __len__(self) -> int:
         return len(self._records)
-
-
-def days_apart(a: dt.date, b: dt.date) -> int:
-    return abs((a - b).days)
