@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from contactpoint.api import views
+from contactpoint.api import search, views
 
 app_name = "api"
 
@@ -12,4 +12,7 @@ urlpatterns = [
     path("auth/purpose", views.PurposeView.as_view(), name="purpose"),
     path("me", views.MeView.as_view(), name="me"),
     path("schema", views.SchemaView.as_view(), name="schema"),
+    # Search and the record view (search app); "search" before the ID pattern it would match
+    path("children/search", search.ChildSearchView.as_view(), name="child-search"),
+    path("children/<str:contactpoint_id>", search.ChildView.as_view(), name="child"),
 ]

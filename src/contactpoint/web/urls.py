@@ -4,7 +4,14 @@ and the health check are public, and a test fails for any route that declares no
 from django.urls import path
 
 from contactpoint.access.rules import PUBLIC, access_rule
-from contactpoint.web import account_views, manage_views, national_views, signin_views, views
+from contactpoint.web import (
+    account_views,
+    manage_views,
+    national_views,
+    search_views,
+    signin_views,
+    views,
+)
 
 app_name = "web"
 
@@ -53,4 +60,7 @@ urlpatterns = [
     # National team: organisations and go-live
     path("organisations", national_views.organisations, name="organisations"),
     path("organisations/<str:code>", national_views.organisation_detail, name="organisation"),
+    # Finding a child and viewing their record (search app); criteria only ever in POST bodies
+    path("search", search_views.search, name="search"),
+    path("children/<str:contactpoint_id>", search_views.child, name="child"),
 ]
