@@ -170,11 +170,13 @@ def _lines(filename: str) -> tuple[str, ...]:
 
 @functools.cache
 def street_stems() -> tuple[str, ...]:
+    """First parts of street names: Church, Station, Victoria..."""
     return _lines("street_stems.txt")
 
 
 @functools.cache
 def street_suffixes() -> tuple[str, ...]:
+    """Last parts of street names: Road, Street, Lane..."""
     return _lines("street_suffixes.txt")
 
 

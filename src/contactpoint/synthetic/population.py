@@ -46,6 +46,8 @@ from contactpoint.synthetic.reference import (
 
 
 class HouseholdKind(StrEnum):
+    """Who brings the children up: decides the carers, their relationships and surnames."""
+
     TWO_PARENTS = "two_parents"
     STEP_FAMILY = "step_family"
     SINGLE_MOTHER = "single_mother"
@@ -128,6 +130,8 @@ class SyntheticInvolvement:
 
 @dataclass(frozen=True, slots=True)
 class SyntheticChild:
+    """One child as they really are; household facts (home, shielding) live on the household."""
+
     position: int  # 1 = eldest child of the household on the index
     gender: str
     date_of_birth: dt.date
@@ -280,12 +284,15 @@ class LocalSetting:
     elsewhere: tuple[AuthorityProfile, ...]  # where families who moved in came from
 
     def schools(self, phase: str) -> int:
+        """How many schools of a phase the LA has in this run."""
         return schools_needed(self.children, phase)
 
     def practices(self) -> int:
+        """How many GP practices the LA has in this run."""
         return practices_needed(self.children)
 
     def pool(self, service: str) -> int:
+        """How many practitioners of a service the LA has in this run."""
         return pool_size(service, self.children)
 
 
@@ -789,6 +796,7 @@ class _HouseholdChoices:
     forced: set[str] = field(default_factory=set)
 
     def school_number(self, rng: random.Random, phase: str, available: int) -> int:
+        """Which of the LA's schools of a phase this child attends."""
         number = self.schools.get(phase)
         # Siblings share a primary school; one in seven goes to a different secondary.
         if number is None or (phase != SchoolPhase.PRIMARY and rng.random() < 0.15):

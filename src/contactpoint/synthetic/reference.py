@@ -38,10 +38,12 @@ INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 
 
 def mobile_number(rng: random.Random) -> str:
+    """A mobile number from Ofcom's drama range, 07700 900000-900999."""
     return f"{MOBILE_PREFIX}{rng.randrange(1000):03d}"
 
 
 def landline_number(rng: random.Random, region: str) -> str:
+    """A landline in the region's drama range (0161 496 0xxx in the North West...)."""
     prefix = _LANDLINE_PREFIX_BY_REGION.get(region, _FICTIONAL_LANDLINE_PREFIX)
     return f"{prefix}{rng.randrange(1000):03d}"
 
@@ -83,6 +85,7 @@ _AREA = re.compile(r"^[A-Z]{1,2}")
 
 
 def post_town(district: str, *, fallback: str) -> str:
+    """The post town of a district's postcode area, or `fallback` for an unlisted area."""
     match = _AREA.match(district)
     return POST_TOWNS.get(match.group(0), fallback) if match else fallback
 
@@ -282,6 +285,7 @@ class SyntheticPractitioner:
 
 
 def slug(text: str) -> str:
+    """Lower-case letters, digits and hyphens, for e-mail domains: St Mary's -> st-mary-s."""
     return re.sub(r"[^a-z0-9]+", "-", normalise.fold_accents(text).lower()).strip("-")
 
 
@@ -371,6 +375,7 @@ PRACTICE_CAPACITY = 999
 
 
 def practices_needed(children: int) -> int:
+    """How many GP practices an LA with this many generated children gets (at least 1)."""
     if children <= 0:
         return 0
     return min(PRACTICE_CAPACITY, max(1, math.ceil(children / CHILDREN_PER_PRACTICE)))

@@ -46,20 +46,24 @@ class Command(BaseCommand):
         parser.add_argument(
             "--children",
             default="10000",
+            metavar="N",
             help=f"how many children to generate, 1 to {MAX_CHILDREN:,} (default 10000)",
         )
         parser.add_argument(
             "--seed",
             default="1",
+            metavar="N",
             help="a whole number; the same seed gives the same children (default 1)",
         )
         parser.add_argument(
             "--authorities",
             default="pilot",
+            metavar="pilot|all|CODES",
             help=(
                 "which local authorities: 'pilot' (the 17 North West early adopters), 'all', "
                 "or ONS codes separated by commas such as E08000003,E08000001 (default pilot). "
-                "Children are shared out in proportion to each LA's postcode districts."
+                "Children are shared out in proportion to each LA's approximate child "
+                "population."
             ),
         )
         parser.add_argument(
@@ -75,6 +79,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch-size",
             default="5000",
+            metavar="N",
             help=(
                 "children written per transaction, 1 to "
                 f"{MAX_BATCH_SIZE:,}; bounds memory, does not change the data (default 5000)"
