@@ -189,6 +189,9 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+if not IS_PRODUCTION:
+    # WhiteNoise warns on every request when its root is missing; production runs collectstatic.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 GOVUK_FRONTEND_DIST = BASE_DIR / "node_modules" / "govuk-frontend" / "dist" / "govuk"
 STATICFILES_DIRS = [("govuk", GOVUK_FRONTEND_DIST)] if GOVUK_FRONTEND_DIST.is_dir() else []
 STORAGES = {
@@ -222,4 +225,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": config.read_str("LOG_LEVEL", default="INFO")},
+    # django-axes announces every reset at INFO, which buries the demo accounts' print-out.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

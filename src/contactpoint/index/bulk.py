@@ -59,6 +59,8 @@ class _Batch:
         self.rows.setdefault(model, []).append(row)
 
 
+_PROVENANCED_FIELDS: tuple[str, ...] = tuple(ProvenancedChildField.values)
+
 # Parents first, so that foreign keys hold at every statement on SQLite.
 _WRITE_ORDER: tuple[type[models.Model], ...] = (
     IssuedContactPointId,
@@ -133,7 +135,7 @@ class BulkIndexWriter:
                 updated_at=now,
             ),
         )
-        for provenanced in ProvenancedChildField.values:
+        for provenanced in _PROVENANCED_FIELDS:
             add(ChildFieldSource, _ordered(cols[ChildFieldSource], **prov, field=provenanced))
         for name in record.names:
             add(
