@@ -22,6 +22,7 @@ from contactpoint.access.policy import viewer_for
 from contactpoint.access.roles import Capability
 from contactpoint.access.rules import requires
 from contactpoint.access.selectors import get_request_purpose
+from contactpoint.api.serializers import ErrorSerializer
 from contactpoint.search.criteria import (
     POSTCODE_MAX_LENGTH,
     CriteriaRefused,
@@ -240,10 +241,6 @@ class ChildSerializer(serializers.Serializer):
     sensitive_service_marker = serializers.CharField(allow_null=True)
     sensitive_service_details = InvolvementSerializer(many=True, allow_null=True)
     shielded_notice = ShieldedNoticeSerializer(allow_null=True)
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
 
 
 # --- Views -------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ form only maps GOV.UK inputs (three date boxes, an age range, a list of LAs) ont
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from django import forms
@@ -22,17 +23,40 @@ from contactpoint.search.criteria import (
 from contactpoint.search.selectors import local_authority_choices
 
 NAME_INPUT_LENGTH = 100
+# Typed text is shown again in the boxes after an error; at most this much of it.
+REDISPLAY_LENGTH = 120
+
+
+class _RedisplayBoundField(forms.BoundField):
+    """Shows typed text again without control characters, and no more than a box's worth.
+
+    Autoescaping handles markup; control characters are not markup and would otherwise go
+    back into the page as typed.
+    """
+
+    def value(self) -> Any:
+        value = super().value()
+        if isinstance(value, str):
+            value = "".join(
+                char if unicodedata.category(char)[0] != "C" else "\ufffd" for char in value
+            )[:REDISPLAY_LENGTH]
+        return value
+
+
+class TypedText(forms.CharField):
+    def get_bound_field(self, form: forms.BaseForm, field_name: str) -> forms.BoundField:
+        return _RedisplayBoundField(form, self, field_name)
 
 
 class ChildSearchForm(forms.Form):
-    family_name = forms.CharField(max_length=NAME_INPUT_LENGTH, required=False)
-    given_name = forms.CharField(max_length=NAME_INPUT_LENGTH, required=False)
-    date_of_birth_day = forms.CharField(max_length=2, required=False)
-    date_of_birth_month = forms.CharField(max_length=2, required=False)
-    date_of_birth_year = forms.CharField(max_length=4, required=False)
-    age_from = forms.CharField(max_length=2, required=False)
-    age_to = forms.CharField(max_length=2, required=False)
-    postcode = forms.CharField(max_length=POSTCODE_MAX_LENGTH, required=False)
+    family_name = TypedText(max_length=NAME_INPUT_LENGTH, required=False)
+    given_name = TypedText(max_length=NAME_INPUT_LENGTH, required=False)
+    date_of_birth_day = TypedText(max_length=2, required=False)
+    date_of_birth_month = TypedText(max_length=2, required=False)
+    date_of_birth_year = TypedText(max_length=4, required=False)
+    age_from = TypedText(max_length=2, required=False)
+    age_to = TypedText(max_length=2, required=False)
+    postcode = TypedText(max_length=POSTCODE_MAX_LENGTH, required=False)
     local_authority = forms.ChoiceField(required=False)
 
     # Where each criteria error is shown on the page.
