@@ -17,6 +17,7 @@ A batch that fails unexpectedly is retried row by row, so one bad row cannot sto
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ from contactpoint.index.linkage import (
     FieldPrecedence,
     MergedChildWriter,
     ReferenceMaps,
+    insert_rows,
     merge_reports,
     reserve_children,
 )
@@ -149,6 +151,8 @@ class _BatchWork:
     touched_children: set[int] = field(default_factory=set)
     new_children: dict[int, list[ChildRecord]] = field(default_factory=dict)
     reviews: list[tuple[SourceRecord, MatchDecision, str, bool]] = field(default_factory=list)
+    staged: set[int] = field(default_factory=set)
+    reports: dict[int, ChildRecord] = field(default_factory=dict)  # by id(SourceRecord)
 
 
 class FeedLoader:
@@ -333,7 +337,7 @@ class FeedLoader:
             existing.state = SourceRecordState.WITHDRAWN
             existing.content_hash = row.content_hash
             existing.last_load = self.load
-            work.updated_records.append(existing)
+            self._stage(existing, work)
             if child_key is not None:
                 work.touched_children.add(child_key)
             work.results.append(
@@ -362,10 +366,11 @@ class FeedLoader:
         assert row.record is not None
         existing.content_hash = row.content_hash
         existing.report = record_to_json(row.record)
+        work.reports[id(existing)] = row.record
         existing.nhs_hash = row.nhs_hash
         existing.received_at = self.load.received_at
         existing.last_load = self.load
-        work.updated_records.append(existing)
+        self._stage(existing, work)
         if existing.state == SourceRecordState.IN_REVIEW:
             work.results.append(
                 RowResult(
@@ -433,7 +438,7 @@ class FeedLoader:
             scored = score_candidates(self.model, row.match, found)
             decision = decide(self.model, scored, source=self.source.code)
             weight = decision.best.score.weight if decision.best else None
-            record = self._source_record(row, known.get(row.source_record_id))
+            record = self._source_record(row, known.get(row.source_record_id), work)
             if decision.best is not None:
                 record.match_weight = decision.best.score.weight
                 record.match_explanation = decision.best.score.as_dict()
@@ -495,21 +500,27 @@ class FeedLoader:
             notes.insert(0, decision.reason)
         return "; ".join(notes)
 
-    def _source_record(self, row: ParsedRow, previous: SourceRecord | None) -> SourceRecord:
+    def _source_record(
+        self, row: ParsedRow, previous: SourceRecord | None, work: _BatchWork
+    ) -> SourceRecord:
         assert row.record is not None
         record = previous or SourceRecord(source=self.source, source_record_id=row.source_record_id)
         record.content_hash = row.content_hash
         record.report = record_to_json(row.record)
+        work.reports[id(record)] = row.record
         record.nhs_hash = row.nhs_hash
         record.received_at = self.load.received_at
         record.last_load = self.load
         return record
 
     def _stage(self, record: SourceRecord, work: _BatchWork) -> None:
+        # By identity: model equality compares primary keys, and new records have none yet.
+        if id(record) in work.staged:
+            return
+        work.staged.add(id(record))
         if record.pk is None:
-            if record not in work.new_records:
-                work.new_records.append(record)
-        elif record not in work.updated_records:
+            work.new_records.append(record)
+        else:
             work.updated_records.append(record)
 
     def _attach(
@@ -589,7 +600,9 @@ class FeedLoader:
                 reports_by_child[record.child_id].append(record_from_json(record.report))  # type: ignore[index]
             for record in staged.values():
                 if record.state == SourceRecordState.LINKED and record.child_id in reports_by_child:
-                    reports_by_child[record.child_id].append(record_from_json(record.report))
+                    # The batch's own reports are still in hand: no need to decode them again.
+                    report = work.reports.get(id(record)) or record_from_json(record.report)
+                    reports_by_child[record.child_id].append(report)
             contactpoint_ids = dict(
                 Child.objects.filter(id__in=touched).values_list("id", "contactpoint_id")
             )
@@ -609,7 +622,18 @@ class FeedLoader:
         MergedChildWriter(feed_sources=self.feed_sources, reference=self.reference).write(writes)
         for record in work.new_records:
             record.child_id = child_id_of(getattr(record, "extra_child_key", None))
-        SourceRecord.objects.bulk_create(work.new_records)
+        # Records sent to review need their ids (review items point at them); the rest are
+        # written with COPY, which returns none but is many times faster.
+        in_review = [r for r in work.new_records if r.state == SourceRecordState.IN_REVIEW]
+        SourceRecord.objects.bulk_create(in_review)
+        insert_rows(
+            SourceRecord,
+            [
+                _source_record_row(r)
+                for r in work.new_records
+                if r.state != SourceRecordState.IN_REVIEW
+            ],
+        )
         if work.updated_records:
             SourceRecord.objects.bulk_update(
                 work.updated_records,
@@ -632,17 +656,20 @@ class FeedLoader:
                 id__in={child_id_of(r.child_key) for r in work.results if r.child_key is not None}
             ).values_list("id", "contactpoint_id")
         )
-        LoadRow.objects.bulk_create(
-            LoadRow(
-                load=load,
-                line=r.line,
-                source_record_id=r.source_record_id[:64],
-                outcome=r.outcome,
-                contactpoint_id=ids_by_child.get(child_id_of(r.child_key) or 0, ""),
-                match_weight=None if r.match_weight is None else round(r.match_weight, 3),
-                reason=r.reason[:500],
-            )
-            for r in work.results
+        insert_rows(
+            LoadRow,
+            [
+                {
+                    "load_id": load.pk,
+                    "line": r.line,
+                    "source_record_id": r.source_record_id[:64],
+                    "outcome": r.outcome,
+                    "contactpoint_id": ids_by_child.get(child_id_of(r.child_key) or 0, ""),
+                    "match_weight": None if r.match_weight is None else round(r.match_weight, 3),
+                    "reason": r.reason[:500],
+                }
+                for r in work.results
+            ],
         )
         counts = dict.fromkeys(RowOutcome, 0)
         for r in work.results:
@@ -689,6 +716,23 @@ class FeedLoader:
             item.reason = decision.reason[:200]
             item.involves_shielded = involves_shielded
             item.save()
+
+
+def _source_record_row(record: SourceRecord) -> dict[str, Any]:
+    """A new SourceRecord as insert_rows wants it: columns, JSON already encoded."""
+    return {
+        "source_id": record.source_id,
+        "source_record_id": record.source_record_id,
+        "child_id": record.child_id,
+        "state": record.state,
+        "content_hash": record.content_hash,
+        "report": json.dumps(record.report, separators=(",", ":")),
+        "nhs_hash": record.nhs_hash,
+        "match_weight": record.match_weight,
+        "match_explanation": json.dumps(record.match_explanation, separators=(",", ":")),
+        "received_at": record.received_at,
+        "last_load_id": record.last_load_id,
+    }
 
 
 # --- Entry points ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ where a field's rule is the index's rule, so a row that passes here can be store
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -261,6 +262,21 @@ def content_hash(values: Mapping[str, str]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+@functools.lru_cache(maxsize=262_144)
+def _checked_name(value: str) -> tuple[str, str]:
+    """(cleaned name, problem): names repeat across a load, so each is checked once."""
+    raw = normalise.clean_display_name(value)
+    if not raw:
+        return "", ""
+    if len(raw) > 100:
+        return "", "longer than 100 characters"
+    try:
+        validate_person_name(raw)
+    except ValidationError as error:
+        return "", " ".join(error.messages)
+    return raw, ""
+
+
 class _Checker:
     """Collects every problem with one row instead of stopping at the first."""
 
@@ -323,17 +339,9 @@ class _Checker:
         return raw
 
     def name(self, name: str) -> str:
-        raw = normalise.clean_display_name(self.get(name))
-        if not raw:
-            return ""
-        if len(raw) > 100:
-            self.fail(f"{name}: longer than 100 characters")
-            return ""
-        try:
-            validate_person_name(raw)
-        except ValidationError as error:
-            self.fail(f"{name}: {' '.join(error.messages)}")
-            return ""
+        raw, problem = _checked_name(self.get(name))
+        if problem:
+            self.fail(f"{name}: {problem}")
         return raw
 
     def postcode(self, name: str) -> str:

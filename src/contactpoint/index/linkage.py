@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,13 @@ from contactpoint.index.vocabularies import (
     ReturnIntention,
     Whereabouts,
 )
+
+# Keys of the same few hundred thousand names are computed over and over in a load: cache them.
+_name_key = functools.lru_cache(maxsize=262_144)(normalise.name_key)
+_first_given_key = functools.lru_cache(maxsize=65_536)(normalise.first_given_name_key)
+_clean_name = functools.lru_cache(maxsize=262_144)(normalise.clean_display_name)
+_parse_postcode = functools.lru_cache(maxsize=262_144)(normalise.parse_postcode)
+_cached_name_keys = functools.lru_cache(maxsize=262_144)(name_keys)
 
 # The record's parts written from source reports, in foreign-key order.
 PART_MODELS: tuple[type[models.Model], ...] = (
@@ -152,11 +160,11 @@ class MergedChild:
 
 
 def _name_identity(name: NameRecord) -> tuple[str, str]:
-    return (normalise.name_key(name.given_names), normalise.name_key(name.family_name))
+    return (_name_key(name.given_names), _name_key(name.family_name))
 
 
 def _address_identity(address: AddressRecord) -> tuple[str, str]:
-    return (address.postcode.replace(" ", "").upper(), normalise.name_key(address.line_1))
+    return (address.postcode.replace(" ", "").upper(), _name_key(address.line_1))
 
 
 def merge_reports(reports: Sequence[ChildRecord], precedence: FieldPrecedence) -> MergedChild:
@@ -169,6 +177,8 @@ def merge_reports(reports: Sequence[ChildRecord], precedence: FieldPrecedence) -
     """
     if not reports:
         raise ValueError("a child needs at least one source report")
+    if len(reports) == 1:
+        return _single_report(reports[0])
     P = PrecedenceField  # noqa: N806 (a short alias keeps the table below readable)
     by = {f: precedence.ordered(f, reports) for f in P.ALL}
 
@@ -267,8 +277,8 @@ def merge_reports(reports: Sequence[ChildRecord], precedence: FieldPrecedence) -
     for report in by[P.CARERS]:
         for carer in report.carers:
             identity = (
-                normalise.first_given_name_key(carer.given_names),
-                normalise.name_key(carer.family_name),
+                _first_given_key(carer.given_names),
+                _name_key(carer.family_name),
             )
             if identity not in seen_carers:
                 seen_carers.add(identity)
@@ -295,6 +305,73 @@ def merge_reports(reports: Sequence[ChildRecord], precedence: FieldPrecedence) -
                 lead_taken = True
             merged.involvements.append((involvement, report.source))
     return merged
+
+
+def _single_report(report: ChildRecord) -> MergedChild:
+    """merge_reports for one report (every new child): the same result, without the sorting."""
+    left = report.status == ChildStatus.LEFT_ENGLAND
+    source = report.source
+    merged = MergedChild(
+        gender=report.gender,
+        date_of_birth=report.date_of_birth,
+        responsible_la_ons_code=report.responsible_la_ons_code,
+        status=report.status,
+        whereabouts=Whereabouts.NO_KNOWN_ADDRESS,
+        left_england_intends_return=(
+            report.left_england_intends_return or ReturnIntention.UNKNOWN if left else ""
+        ),
+        died_on=report.died_on if report.status == ChildStatus.DECEASED else None,
+        left_england_on=report.left_england_on if left else None,
+        shield_requested=report.is_shielded,
+        field_sources={field_name: source for field_name in _CHILD_FIELDS},
+    )
+    current = next(n for n in report.names if n.kind == NameKind.CURRENT)
+    merged.names.append((NameRecord(current.given_names, current.family_name), source))
+    seen = {_name_identity(current)}
+    for name in report.names:
+        identity = _name_identity(name)
+        if identity not in seen:
+            seen.add(identity)
+            kind = NameKind.ALIAS if name.kind == NameKind.CURRENT else name.kind
+            merged.names.append((NameRecord(name.given_names, name.family_name, kind), source))
+    have_current = False
+    for address in report.addresses:
+        is_current = address.kind in (AddressKind.CURRENT, AddressKind.LAST_KNOWN)
+        if is_current and not have_current:
+            have_current = True
+            address = dataclasses.replace(address, kind=AddressKind.CURRENT, to_date=None)
+        elif address.kind != AddressKind.PREVIOUS:
+            address = dataclasses.replace(address, kind=AddressKind.PREVIOUS)
+        merged.addresses.append((address, source))
+    merged.whereabouts = (
+        Whereabouts.LEFT_ENGLAND
+        if left
+        else Whereabouts.CURRENT_ADDRESS
+        if have_current
+        else Whereabouts.NO_KNOWN_ADDRESS
+    )
+    merged.carers = [(c, source) for c in report.carers]
+    merged.enrolments = _one_current(
+        [(e, source) for e in report.enrolments],
+        key=lambda e: e.school_urn,
+        is_current=lambda e: e.ended_on is None,
+    )
+    merged.gp_registrations = _one_current(
+        [(g, source) for g in report.gp_registrations],
+        key=lambda g: g.practice_ods_code,
+        is_current=lambda g: g.ended_on is None,
+    )
+    merged.involvements = [(i, source) for i in report.involvements]
+    return merged
+
+
+_CHILD_FIELDS = (
+    ProvenancedChildField.GENDER,
+    ProvenancedChildField.DATE_OF_BIRTH,
+    ProvenancedChildField.RESPONSIBLE_LA,
+    ProvenancedChildField.STATUS,
+    ProvenancedChildField.WHEREABOUTS,
+)
 
 
 def _replace(record: Any, **changes: Any) -> Any:
@@ -369,8 +446,12 @@ def _model_columns(model: type[models.Model]) -> list[str]:
     return _COLUMNS[model]
 
 
-def _insert(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
-    """Insert rows given as column dicts: COPY on PostgreSQL, executemany elsewhere."""
+def insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
+    """Insert rows given as column dicts (every concrete column but a generated id).
+
+    COPY on PostgreSQL, executemany elsewhere: no model instances, no per-row round trips.
+    JSON columns take already-encoded strings.
+    """
     if not rows:
         return
     columns = _model_columns(model)
@@ -387,6 +468,27 @@ def _insert(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
                 f"INSERT INTO {table} ({quoted}) VALUES ({marks})",  # noqa: S608 (names from model meta)
                 [tuple(row[c] for c in columns) for row in rows],
             )
+
+
+_SQLITE_CHUNK = 400  # well inside SQLite's limit on bound parameters
+
+
+def member_clauses(
+    column: str, values: Sequence[Any], pg_type: str
+) -> Iterable[tuple[str, list[Any]]]:
+    """`column IN values` as (SQL, params) pieces covering every value.
+
+    PostgreSQL gets one `= ANY(array)` clause: a fixed statement that psycopg and the server
+    parse once however many values there are. SQLite gets IN lists of a few hundred.
+    """
+    if not values:
+        return
+    if connection.vendor == "postgresql":
+        yield f"{column} = ANY(%s::{pg_type}[])", [list(values)]
+        return
+    for start in range(0, len(values), _SQLITE_CHUNK):
+        chunk = list(values[start : start + _SQLITE_CHUNK])
+        yield f"{column} IN ({', '.join(['%s'] * len(chunk))})", chunk
 
 
 def _provenance(source: SourceRef, child_id: int) -> dict[str, Any]:
@@ -461,45 +563,32 @@ class MergedChildWriter:
                 )
             self._parts(w.child_id, m, parts, held)
         if issued:
-            _insert(IssuedContactPointId, issued)
-            _insert(Child, new_rows)
+            insert_rows(IssuedContactPointId, issued)
+            insert_rows(Child, new_rows)
         if updates:
-            with connection.cursor() as cursor:
-                # Shielding is only ever added here, never removed: removing it is a shielding
-                # officer's decision (issue 5: shielding is never lost by matching).
-                cursor.executemany(
-                    f"UPDATE {Child._meta.db_table} SET gender = %s, date_of_birth = %s, "  # noqa: S608
-                    "status = %s, whereabouts = %s, left_england_intends_return = %s, "
-                    "responsible_la_id = %s, died_on = %s, left_england_on = %s, "
-                    "updated_at = %s, is_shielded = (is_shielded OR %s) WHERE id = %s",
-                    updates,
-                )
+            _update_children(updates)
         for model in PART_MODELS:
-            _insert(model, parts[model])
+            insert_rows(model, parts[model])
 
     def _clear_feed_parts(self, child_ids: list[int]) -> _HeldSingletons:
         """Delete feed parts of these children; report which singletons other parts still hold."""
         held = _HeldSingletons()
-        id_marks = ", ".join(["%s"] * len(child_ids))
-        source_marks = ", ".join(["%s"] * len(self.feed_sources))
         with connection.cursor() as cursor:
-            for model in PART_MODELS:
-                table = connection.ops.quote_name(model._meta.db_table)
-                if model is ChildFieldSource:
-                    # One row per field whoever wrote it: all are rewritten from the reports.
-                    cursor.execute(
-                        f"DELETE FROM {table} WHERE child_id IN ({id_marks})",  # noqa: S608
-                        child_ids,
-                    )
-                    continue
-                if not self.feed_sources:
-                    continue
-                cursor.execute(
-                    f"DELETE FROM {table} WHERE child_id IN ({id_marks}) "  # noqa: S608
-                    f"AND source_system IN ({source_marks})",
-                    [*child_ids, *self.feed_sources],
-                )
-            held.load(cursor, child_ids, id_marks)
+            for ids_clause, ids in member_clauses("child_id", child_ids, "bigint"):
+                for model in PART_MODELS:
+                    table = connection.ops.quote_name(model._meta.db_table)
+                    if model is ChildFieldSource:
+                        # One row per field whoever wrote it: all are rewritten from reports.
+                        cursor.execute(f"DELETE FROM {table} WHERE {ids_clause}", ids)  # noqa: S608
+                        continue
+                    for source_clause, codes in member_clauses(
+                        "source_system", self.feed_sources, "text"
+                    ):
+                        cursor.execute(
+                            f"DELETE FROM {table} WHERE {ids_clause} AND {source_clause}",  # noqa: S608
+                            [*ids, *codes],
+                        )
+                held.load(cursor, ids_clause, ids)
         return held
 
     def _parts(
@@ -518,10 +607,10 @@ class MergedChildWriter:
             parts[ChildName].append(
                 {
                     **_provenance(source, child_id),
-                    **name_keys(name.given_names, name.family_name),
+                    **_cached_name_keys(name.given_names, name.family_name),
                     "kind": kind,
-                    "given_names": normalise.clean_display_name(name.given_names),
-                    "family_name": normalise.clean_display_name(name.family_name),
+                    "given_names": _clean_name(name.given_names),
+                    "family_name": _clean_name(name.family_name),
                     "date_of_birth": m.date_of_birth,
                 }
             )
@@ -529,7 +618,7 @@ class MergedChildWriter:
             kind = address.kind
             if kind != AddressKind.PREVIOUS and child_id in held.current_address:
                 kind = AddressKind.PREVIOUS
-            postcode = normalise.parse_postcode(address.postcode)
+            postcode = _parse_postcode(address.postcode)
             parts[Address].append(
                 {
                     **_provenance(source, child_id),
@@ -551,7 +640,7 @@ class MergedChildWriter:
                     **_provenance(source, child_id),
                     "given_names": carer.given_names,
                     "family_name": carer.family_name,
-                    "family_name_key": normalise.name_key(carer.family_name),
+                    "family_name_key": _name_key(carer.family_name),
                     "relationship": carer.relationship,
                     "has_parental_responsibility": carer.has_parental_responsibility,
                     "lives_with_child": carer.lives_with_child,
@@ -618,22 +707,79 @@ class _HeldSingletons:
     current_gp: set[int] = field(default_factory=set)
     current_lead: set[int] = field(default_factory=set)
 
-    def load(self, cursor: Any, child_ids: list[int], id_marks: str) -> None:
+    def load(self, cursor: Any, ids_clause: str, ids: list[Any]) -> None:
+        """One query for all five kinds of slot (a UNION ALL), after the feed parts are gone."""
         queries = (
-            (self.current_name, ChildName, "kind = 'current'"),
-            (self.current_address, Address, "kind IN ('current', 'last_known')"),
-            (self.current_school, SchoolEnrolment, "ended_on IS NULL"),
-            (self.current_gp, GpRegistration, "ended_on IS NULL"),
-            (self.current_lead, Involvement, "is_lead_professional AND ended_on IS NULL"),
+            ("name", ChildName, "kind = 'current'"),
+            ("address", Address, "kind IN ('current', 'last_known')"),
+            ("school", SchoolEnrolment, "ended_on IS NULL"),
+            ("gp", GpRegistration, "ended_on IS NULL"),
+            ("lead", Involvement, "is_lead_professional AND ended_on IS NULL"),
         )
-        for target, model, condition in queries:
-            table = connection.ops.quote_name(model._meta.db_table)
+        union = " UNION ALL ".join(
+            f"SELECT '{slot}', child_id FROM {connection.ops.quote_name(model._meta.db_table)} "
+            f"WHERE {ids_clause} AND {condition}"
+            for slot, model, condition in queries
+        )
+        cursor.execute(union, ids * len(queries))  # noqa: S608 (fixed conditions)
+        targets = {
+            "name": self.current_name,
+            "address": self.current_address,
+            "school": self.current_school,
+            "gp": self.current_gp,
+            "lead": self.current_lead,
+        }
+        for slot, child_id in cursor.fetchall():
+            targets[slot].add(child_id)
+
+
+_CHILD_UPDATE_COLUMNS = (
+    ("gender", "text"),
+    ("date_of_birth", "date"),
+    ("status", "text"),
+    ("whereabouts", "text"),
+    ("left_england_intends_return", "text"),
+    ("responsible_la_id", "bigint"),
+    ("died_on", "date"),
+    ("left_england_on", "date"),
+    ("updated_at", "timestamptz"),
+    ("shield_requested", "boolean"),
+    ("id", "bigint"),
+)
+
+
+def _update_children(updates: list[tuple[Any, ...]]) -> None:
+    """Rewrite the child rows' own fields from their merged view.
+
+    Shielding is only ever added here, never removed: removing it is a shielding officer's
+    decision (issue 5: shielding is never lost by matching).
+    """
+    table = Child._meta.db_table
+    assignments = (
+        "gender = u.gender, date_of_birth = u.date_of_birth, status = u.status, "
+        "whereabouts = u.whereabouts, left_england_intends_return = "
+        "u.left_england_intends_return, responsible_la_id = u.responsible_la_id, "
+        "died_on = u.died_on, left_england_on = u.left_england_on, updated_at = u.updated_at, "
+        f"is_shielded = ({table}.is_shielded OR u.shield_requested)"
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One statement for the batch: the columns as arrays, unnested side by side.
+            arrays = ", ".join(f"%s::{t}[]" for _, t in _CHILD_UPDATE_COLUMNS)
+            names = ", ".join(c for c, _ in _CHILD_UPDATE_COLUMNS)
             cursor.execute(
-                f"SELECT DISTINCT child_id FROM {table} "  # noqa: S608 (fixed conditions)
-                f"WHERE child_id IN ({id_marks}) AND {condition}",
-                child_ids,
+                f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS u({names}) "  # noqa: S608
+                f"WHERE {table}.id = u.id",
+                [[row[i] for row in updates] for i in range(len(_CHILD_UPDATE_COLUMNS))],
             )
-            target.update(row[0] for row in cursor.fetchall())
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET gender = %s, date_of_birth = %s, "  # noqa: S608
+                "status = %s, whereabouts = %s, left_england_intends_return = %s, "
+                "responsible_la_id = %s, died_on = %s, left_england_on = %s, "
+                "updated_at = %s, is_shielded = (is_shielded OR %s) WHERE id = %s",
+                updates,
+            )
 
 
 def reserve_children(count: int) -> list[tuple[int, str]]:

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
+
+from contactpoint.index import normalise
+from contactpoint.index.linkage import member_clauses
 from rapidfuzz.distance import DamerauLevenshtein
 
 from contactpoint.index.models import (
@@ -91,30 +94,43 @@ def _chunks(items: list[Any], size: int = _CHUNK) -> Iterable[list[Any]]:
 
 
 def _tuple_lookup(
-    table: str, key_columns: Sequence[str], extra: Sequence[str], keys: set[tuple[Any, ...]]
+    table: str,
+    key_columns: Sequence[str],
+    extra: Sequence[str],
+    keys: set[tuple[Any, ...]],
+    types: Sequence[str],
 ) -> list[tuple[Any, ...]]:
-    """Rows whose key columns equal one of `keys`: (key..., extra...) for each match."""
+    """Rows whose key columns equal one of `keys`: (key..., extra...) for each match.
+
+    PostgreSQL joins the keys as unnest()ed arrays: one fixed statement whatever the number of
+    keys, so psycopg and the server parse it once. SQLite takes an IN (VALUES ...) list.
+    """
     found: list[tuple[Any, ...]] = []
     if not keys:
         return found
     width = len(key_columns)
-    cols = ", ".join(key_columns)
     selected = ", ".join([*key_columns, *extra])
-    row_marks = "(" + ", ".join(["%s"] * width) + ")"
+    ordered = sorted(keys)
     with connection.cursor() as cursor:
-        for chunk in _chunks(sorted(keys)):
-            if width == 1:
-                marks = ", ".join(["%s"] * len(chunk))
-                sql = f"SELECT {selected} FROM {table} WHERE {cols} IN ({marks})"  # noqa: S608
-                params: list[Any] = [k[0] for k in chunk]
-            else:
-                values = ", ".join([row_marks] * len(chunk))
-                sql = (
-                    f"SELECT {selected} FROM {table} "  # noqa: S608 (identifiers are constants)
-                    f"WHERE ({cols}) IN (VALUES {values})"
-                )
-                params = [v for k in chunk for v in k]
-            cursor.execute(sql, params)
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{t}[]" for t in types)
+            names = ", ".join(f"k{i}" for i in range(width))
+            joined = " AND ".join(f"{c} = k.k{i}" for i, c in enumerate(key_columns))
+            cursor.execute(
+                f"SELECT {selected} FROM {table} "  # noqa: S608 (identifiers are constants)
+                f"JOIN unnest({arrays}) AS k({names}) ON {joined}",
+                [[k[i] for k in ordered] for i in range(width)],
+            )
+            return list(cursor.fetchall())
+        row_marks = "(" + ", ".join(["%s"] * width) + ")"
+        cols = ", ".join(key_columns)
+        for chunk in _chunks(ordered):
+            values = ", ".join([row_marks] * len(chunk))
+            cursor.execute(
+                f"SELECT {selected} FROM {table} "  # noqa: S608 (identifiers are constants)
+                f"WHERE ({cols}) IN (VALUES {values})",
+                [v for k in chunk for v in k],
+            )
             found.extend(cursor.fetchall())
     return found
 
@@ -150,11 +166,19 @@ def find_candidates(records: Sequence[MatchRecord]) -> list[dict[int, str]]:
             found[index].setdefault(child_id, rule)
 
     for phon, dob, child_id in _tuple_lookup(
-        names_table, ("family_name_phonetic", "date_of_birth"), ("child_id",), set(by_family)
+        names_table,
+        ("family_name_phonetic", "date_of_birth"),
+        ("child_id",),
+        set(by_family),
+        ("text", "date"),
     ):
         _add(by_family.get((phon, _as_date(dob)), []), child_id, "dob_family_phonetic")
     for given, dob, child_id in _tuple_lookup(
-        names_table, ("given_name_key", "date_of_birth"), ("child_id",), set(by_given)
+        names_table,
+        ("given_name_key", "date_of_birth"),
+        ("child_id",),
+        set(by_given),
+        ("text", "date"),
     ):
         _add(by_given.get((given, _as_date(dob)), []), child_id, "dob_given")
     address_table = f"{Address._meta.db_table} a JOIN {Child._meta.db_table} c ON c.id = a.child_id"
@@ -163,6 +187,7 @@ def find_candidates(records: Sequence[MatchRecord]) -> list[dict[int, str]]:
         ("a.postcode",),
         ("a.child_id", "c.date_of_birth"),
         {(p,) for p in by_postcode},
+        ("text",),
     ):
         born = _as_date(dob)
         for index in by_postcode.get(postcode, []):
@@ -173,6 +198,7 @@ def find_candidates(records: Sequence[MatchRecord]) -> list[dict[int, str]]:
         ("family_name_phonetic", "given_name_phonetic"),
         ("child_id", "date_of_birth"),
         set(by_phonetics),
+        ("text", "text"),
     ):
         born = _as_date(dob)
         for index in by_phonetics.get((family_phon, given_phon), []):
@@ -190,13 +216,11 @@ def find_shielded(records: Sequence[MatchRecord]) -> list[set[int]]:
     result: list[set[int]] = [set() for _ in records]
     table = Child._meta.db_table
     with connection.cursor() as cursor:
-        for chunk in _chunks(sorted(wanted)):
-            marks = ", ".join(["%s"] * len(chunk))
-            # Uses the partial index child_shielded_dob (index migration 0003).
+        # Uses the partial index child_shielded_dob (index migration 0003).
+        for clause, params in member_clauses("date_of_birth", sorted(wanted), "date"):
             cursor.execute(
-                f"SELECT id, date_of_birth FROM {table} "  # noqa: S608
-                f"WHERE is_shielded AND date_of_birth IN ({marks})",
-                chunk,
+                f"SELECT id, date_of_birth FROM {table} WHERE is_shielded AND {clause}",  # noqa: S608
+                params,
             )
             for child_id, dob in cursor.fetchall():
                 for index in wanted.get(_as_date(dob), []):
@@ -209,10 +233,15 @@ def _person_name(given_names: str, family_name: str) -> PersonName:
     return PersonName.of(given_names, family_name)
 
 
-def _in_chunks(sql: str, ids: list[int], cursor: Any) -> Iterable[tuple[Any, ...]]:
-    for chunk in _chunks(ids):
-        marks = ", ".join(["%s"] * len(chunk))
-        cursor.execute(sql.format(marks=marks), chunk)
+@functools.lru_cache(maxsize=65_536)
+def first_given_key(given_names: str) -> str:
+    return normalise.first_given_name_key(given_names)
+
+
+def _in_chunks(sql: str, column: str, ids: list[int], cursor: Any) -> Iterable[tuple[Any, ...]]:
+    """Run `sql` (with a {where} slot for `column IN ids`) over all the ids."""
+    for clause, params in member_clauses(column, ids, "bigint"):
+        cursor.execute(sql.format(where=clause), params)
         yield from cursor.fetchall()
 
 
@@ -243,7 +272,8 @@ def load_profiles(child_ids: Iterable[int]) -> dict[int, MatchRecord]:
     with connection.cursor() as cursor:
         for child_id, given, family, kind in _in_chunks(
             f"SELECT child_id, given_names, family_name, kind FROM {t[ChildName]} "  # noqa: S608
-            "WHERE child_id IN ({marks})",
+            "WHERE {where}",
+            "child_id",
             ids,
             cursor,
         ):
@@ -251,7 +281,8 @@ def load_profiles(child_ids: Iterable[int]) -> dict[int, MatchRecord]:
             names.setdefault(child_id, []).append((order, _person_name(given, family)))
         for child_id, postcode, line_1, kind in _in_chunks(
             f"SELECT child_id, postcode, line_1, kind FROM {t[Address]} "  # noqa: S608
-            "WHERE child_id IN ({marks})",
+            "WHERE {where}",
+            "child_id",
             ids,
             cursor,
         ):
@@ -261,28 +292,32 @@ def load_profiles(child_ids: Iterable[int]) -> dict[int, MatchRecord]:
                 places.setdefault(child_id, []).append((order, place))
         for child_id, given, family_key in _in_chunks(
             f"SELECT child_id, given_names, family_name_key FROM {t[Carer]} "  # noqa: S608
-            "WHERE child_id IN ({marks})",
+            "WHERE {where}",
+            "child_id",
             ids,
             cursor,
         ):
-            carers.setdefault(child_id, []).append((_person_name(given, "").given, family_key))
+            carers.setdefault(child_id, []).append((first_given_key(given), family_key))
         for child_id, urn in _in_chunks(
             f"SELECT e.child_id, s.urn FROM {t[SchoolEnrolment]} e "  # noqa: S608
-            f"JOIN {t[School]} s ON s.id = e.school_id WHERE e.child_id IN ({{marks}})",
+            f"JOIN {t[School]} s ON s.id = e.school_id WHERE {{where}}",
+            "e.child_id",
             ids,
             cursor,
         ):
             schools.setdefault(child_id, set()).add(urn)
         for child_id, code in _in_chunks(
             f"SELECT g.child_id, p.ods_code FROM {t[GpRegistration]} g "  # noqa: S608
-            f"JOIN {t[GpPractice]} p ON p.id = g.practice_id WHERE g.child_id IN ({{marks}})",
+            f"JOIN {t[GpPractice]} p ON p.id = g.practice_id WHERE {{where}}",
+            "g.child_id",
             ids,
             cursor,
         ):
             practices.setdefault(child_id, set()).add(code)
         for child_id, dob, gender, shielded, cp_id, la_id in _in_chunks(
             "SELECT id, date_of_birth, gender, is_shielded, contactpoint_id, responsible_la_id "  # noqa: S608
-            f"FROM {t[Child]} WHERE id IN ({{marks}})",
+            f"FROM {t[Child]} WHERE {{where}}",
+            "id",
             ids,
             cursor,
         ):
