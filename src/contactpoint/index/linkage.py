@@ -323,7 +323,7 @@ def _single_report(report: ChildRecord) -> MergedChild:
         died_on=report.died_on if report.status == ChildStatus.DECEASED else None,
         left_england_on=report.left_england_on if left else None,
         shield_requested=report.is_shielded,
-        field_sources={field_name: source for field_name in _CHILD_FIELDS},
+        field_sources=dict.fromkeys(_CHILD_FIELDS, source),
     )
     current = next(n for n in report.names if n.kind == NameKind.CURRENT)
     merged.names.append((NameRecord(current.given_names, current.family_name), source))
@@ -717,11 +717,11 @@ class _HeldSingletons:
             ("lead", Involvement, "is_lead_professional AND ended_on IS NULL"),
         )
         union = " UNION ALL ".join(
-            f"SELECT '{slot}', child_id FROM {connection.ops.quote_name(model._meta.db_table)} "
+            f"SELECT '{slot}', child_id FROM {connection.ops.quote_name(model._meta.db_table)} "  # noqa: S608 (constants)
             f"WHERE {ids_clause} AND {condition}"
             for slot, model, condition in queries
         )
-        cursor.execute(union, ids * len(queries))  # noqa: S608 (fixed conditions)
+        cursor.execute(union, ids * len(queries))
         targets = {
             "name": self.current_name,
             "address": self.current_address,

@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
+from rapidfuzz.distance import DamerauLevenshtein
 
 from contactpoint.index import normalise
 from contactpoint.index.linkage import member_clauses
-from rapidfuzz.distance import DamerauLevenshtein
-
 from contactpoint.index.models import (
     Address,
     Carer,
