@@ -40,6 +40,9 @@ def test_exact_name_and_date_of_birth_is_a_strong_match() -> None:
         ("Chloe", "Jones", "Chloe", "Smith-Jones", "hyphenated search, one part recorded"),
         ("Mary-Jane", "Okafor", "Mary Jane", "Okafor", "hyphenated given name as two words"),
         ("Harry", "Patel", "Patel", "Harry", "given and family names swapped"),
+        ("Elijah", "Wright", "Eli", "Wright", "a short form of the given name"),
+        ("Zoe", "Wright", "Zo", "Wright", "a letter missed from a short name"),
+        ("Amelia Rose", "Wright", "Rose", "Wright", "known by the middle name"),
     ],
     ids=lambda value: value if isinstance(value, str) and " " in value else None,
 )
@@ -150,3 +153,13 @@ def test_a_result_shows_the_postcode_district_never_the_address() -> None:
 
     assert row.postcode_district == "M14"
     assert "5AB" not in repr(row) and "Victoria" not in repr(row)
+
+
+def test_with_only_names_to_go_on_a_loosely_similar_name_is_not_a_match() -> None:
+    make_child("Theo", "Richards", born(6, 1, 2))  # two edits from Richardson
+
+    by_year = search(family_name="Richardson", given_name="Theo", date_of_birth=str(born(6, 1, 2).year))
+    by_date = search(family_name="Richardson", given_name="Theo", date_of_birth=born(6, 1, 2))
+
+    assert by_year.outcome == SearchOutcome.NO_MATCHES
+    assert [row.band for row in by_date.rows] == [Band.POSSIBLE]  # the date makes it worth showing

@@ -26,7 +26,9 @@ class NameAgreement(StrEnum):
     PART = "part"  # one part of a hyphenated or double-barrelled name
     PHONETIC = "phonetic"
     OTHER_GIVEN_NAME = "other_given_name"  # the searched first name is a recorded middle name
+    SHORT_FORM = "short_form"  # Sam for Samuel, Eli for Elijah: the start of the name
     ONE_EDIT = "one_edit"
+    ONE_EDIT_SHORT = "one_edit_short"  # a short name one keystroke out (Mia/Mai, Zoe/Zo)
     TWO_EDITS = "two_edits"
     SIMILAR = "similar"
     DIFFERENT = "different"
@@ -39,7 +41,9 @@ NAME_LEVELS: dict[NameAgreement, float] = {
     NameAgreement.PART: 0.93,
     NameAgreement.PHONETIC: 0.9,
     NameAgreement.OTHER_GIVEN_NAME: 0.88,
+    NameAgreement.SHORT_FORM: 0.88,
     NameAgreement.ONE_EDIT: 0.88,
+    NameAgreement.ONE_EDIT_SHORT: 0.8,
     NameAgreement.TWO_EDITS: 0.8,
     NameAgreement.SIMILAR: 0.78,
     NameAgreement.DIFFERENT: 0.0,
@@ -50,6 +54,7 @@ PARTICLES = frozenset(
     {"VAN", "DER", "DEN", "DE", "DU", "DI", "DA", "DEL", "LA", "LE", "VON", "ST", "MC", "MAC", "O", "D", "EL", "AL", "BIN", "BEN"}
 )
 MIN_PART_LENGTH = 3
+MIN_SHORT_FORM = 3
 _SIMILAR_JARO_WINKLER = 0.9
 
 
@@ -126,6 +131,8 @@ def compare_keys(searched: str, recorded: str) -> Comparison:
     edits = OSA.distance(searched, recorded)  # a transposition counts as one edit
     if edits == 1 and shortest >= 4:
         return _level(NameAgreement.ONE_EDIT)
+    if edits == 1 and shortest >= 2 and max(len(searched), len(recorded)) >= 3:
+        return _level(NameAgreement.ONE_EDIT_SHORT)
     if edits == 2 and shortest >= 7:
         return _level(NameAgreement.TWO_EDITS)
     if shortest >= 4 and JaroWinkler.normalized_similarity(searched, recorded) >= _SIMILAR_JARO_WINKLER:
@@ -175,6 +182,9 @@ def compare_given_names(searched: str, recorded: str) -> Comparison:
     variants = given_name_variants(first)
     if recorded_first in variants:
         best = _best(best, _level(NameAgreement.NICKNAME))
+    shorter, longer = sorted((first, recorded_first), key=len)
+    if len(shorter) >= MIN_SHORT_FORM and len(longer) > len(shorter) + 1 and longer.startswith(shorter):
+        best = _best(best, _level(NameAgreement.SHORT_FORM))
     first_parts = normalise.name_parts(recorded.split()[0])
     if len(first_parts) > 1 and first in first_parts:
         best = _best(best, _level(NameAgreement.PART))

@@ -59,6 +59,9 @@ OTHER_NAME_FACTOR = 0.98
 
 STRONG_SCORE = 0.95
 POSSIBLE_SCORE = 0.85
+# With nothing but the names to go on (a year, an age range, a district or an LA), a match
+# must rest on closer names: a weaker name agreement is too common to mean anything.
+NAME_ONLY_POSSIBLE_SCORE = 0.9
 # A strong match needs every searched field at least this close (a typo or a swap at most).
 STRONG_FIELD_FLOOR = 0.88
 
@@ -202,7 +205,8 @@ def score_candidate(
         parts.append((POSTCODE_LEVELS[postcode], POSTCODE_WEIGHT))
 
     score = sum(value * weight for value, weight in parts) / sum(w for _, w in parts)
-    if score < POSSIBLE_SCORE:
+    threshold = POSSIBLE_SCORE if len(parts) > 1 else NAME_ONLY_POSSIBLE_SCORE
+    if score < threshold:
         return None
     field_floor = min(value for value, _ in parts)
     band = (
