@@ -64,6 +64,7 @@ from contactpoint.matching.decisions import MatchDecision, Outcome, decide, scor
 from contactpoint.matching.features import MatchRecord
 from contactpoint.matching.model import MatchModel, current_model
 from contactpoint.matching.pending import PendingChildren
+from contactpoint.matching.shield import ShieldNet
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +154,7 @@ class _BatchWork:
     reviews: list[tuple[SourceRecord, MatchDecision, str, bool]] = field(default_factory=list)
     staged: set[int] = field(default_factory=set)
     reports: dict[int, ChildRecord] = field(default_factory=dict)  # by id(SourceRecord)
+    new_shielded: list[tuple[int, MatchRecord]] = field(default_factory=list)
 
 
 class FeedLoader:
@@ -175,6 +177,7 @@ class FeedLoader:
         self.precedence: FieldPrecedence = current_precedence()
         self.reference = ReferenceMaps()
         self.la_ids = dict(LocalAuthority.objects.values_list("ons_code", "id"))
+        self.shield_net = ShieldNet()
 
     # --- the public loop ---------------------------------------------------------------------
 
@@ -417,11 +420,14 @@ class FeedLoader:
         records: list[MatchRecord] = [m for m in incoming if m is not None]
         candidates = find_candidates(records)
         shielded = find_shielded(records)
+        self.shield_net.refresh_if_due()
         by_nhs = self._nhs_candidates(rows)
         wanted: set[int] = set()
         for index, row in enumerate(rows):
             for child_id in shielded[index]:
                 candidates[index].setdefault(child_id, "shielded_dob")
+            for child_id in self.shield_net.candidates(records[index]):
+                candidates[index].setdefault(child_id, "shielded_near")
             for child_id in by_nhs.get(row.nhs_hash, ()):
                 candidates[index].setdefault(child_id, "nhs_number")
             wanted.update(candidates[index])
@@ -460,6 +466,8 @@ class FeedLoader:
                 child_key = pending.add(row.match)
                 record.state = SourceRecordState.LINKED
                 work.new_children[child_key] = [row.record]
+                if row.record.is_shielded:
+                    work.new_shielded.append((child_key, row.match))
                 self._attach(record, child_key, None, work)
                 work.results.append(
                     RowResult(
@@ -620,6 +628,8 @@ class FeedLoader:
                 )
 
         MergedChildWriter(feed_sources=self.feed_sources, reference=self.reference).write(writes)
+        for key, match in work.new_shielded:
+            self.shield_net.add(real[key][0], match)
         for record in work.new_records:
             record.child_id = child_id_of(getattr(record, "extra_child_key", None))
         # Records sent to review need their ids (review items point at them); the rest are

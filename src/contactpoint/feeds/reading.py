@@ -186,8 +186,12 @@ def _csv_rows(handle: BinaryIO) -> Iterator[RawRow]:
             (feeder.problems.pop(n) for n in range(first, consumed + 1) if n in feeder.problems),
             "",
         )
-        if not cells or (len(cells) == 1 and not cells[0].strip()):
+        blank = not cells or (len(cells) == 1 and not cells[0].strip())
+        if blank and not problem:
             continue  # a blank line is not a row
+        if header is not None and problem:
+            yield RawRow(first, error=problem, source_record_id=_id_from(header, cells))
+            continue
         if header is None:
             header, header_error = _check_header(cells, problem)
             if header_error and not header:
@@ -198,9 +202,6 @@ def _csv_rows(handle: BinaryIO) -> Iterator[RawRow]:
         if header_error:
             record_id = _id_from(header, cells) if header else cells[0].strip()[:64]
             yield RawRow(first, error=header_error, source_record_id=record_id)
-            continue
-        if problem:
-            yield RawRow(first, error=problem, source_record_id=_id_from(header, cells))
             continue
         if len(cells) != len(header):
             truncated = (

@@ -924,17 +924,16 @@ def merge_children(
         rows.delete()
     moved = _move_related(absorbed, survivor)
     absorbed.delete()
-    write_merged(
-        [
-            ChildWrite(
-                survivor.id,
-                survivor.contactpoint_id,
-                merge_reports(reports_of(survivor), precedence),
-                False,
-            )
-        ],
-        feed_sources=feed_sources,
-    )
+    reports = reports_of(survivor)
+    if reports:  # a child with no feed reports (say, generated directly) keeps its parts as moved
+        write_merged(
+            [
+                ChildWrite(
+                    survivor.id, survivor.contactpoint_id, merge_reports(reports, precedence), False
+                )
+            ],
+            feed_sources=feed_sources,
+        )
     if shielded:
         Child.objects.filter(pk=survivor.pk).update(is_shielded=True)
     return ChildMerge.objects.create(

@@ -71,6 +71,11 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
     ),
     BlockingRule("nhs_number", "The same scrambled NHS number (looked up by feeds)"),
     BlockingRule("shielded_dob", "Any shielded child born the same day, or with day/month swapped"),
+    BlockingRule(
+        "shielded_near",
+        "Any shielded child born a typing error away, or sharing a name and born within a year "
+        "(matching.shield.ShieldNet)",
+    ),
 )
 
 

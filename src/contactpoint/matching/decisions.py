@@ -27,6 +27,9 @@ from contactpoint.matching.features import MatchRecord
 from contactpoint.matching.model import MatchModel, MatchScore
 
 TWIN_NAME_LEVELS = frozenset({"family_agrees_given_differs", "else"})
+# Candidates found only by the loose sweeps over shielded children (blocking.find_shielded,
+# shield.ShieldNet): they count only when they score above the shield floor.
+SHIELD_SWEEP_RULES = frozenset({"shielded_dob", "shielded_near"})
 
 
 class Outcome(StrEnum):
@@ -85,7 +88,9 @@ def decide(model: MatchModel, scored: list[ScoredCandidate], *, source: str = ""
     limits = model.thresholds
     # A shielded-sweep candidate below the floor is not a real resemblance; drop it.
     relevant = [
-        s for s in scored if s.rule != "shielded_dob" or s.score.weight >= limits.shield_floor
+        s
+        for s in scored
+        if s.rule not in SHIELD_SWEEP_RULES or s.score.weight >= limits.shield_floor
     ]
     shown = tuple(s for s in relevant if s.score.weight >= limits.shield_floor)[:5]
     if not relevant:

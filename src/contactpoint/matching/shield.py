@@ -1,0 +1,133 @@
+"""The shield net: every shielded child, held in memory, searched loosely for each record.
+
+Blocking pairs records that agree on two keys. A report of a shielded child can disagree on
+both (a new surname and a mistyped date of birth, from a source that never heard of the move
+to a refuge): exactly the report that in 2009 became an unshielded duplicate. Shielded children
+are few (hundreds per local authority), so every incoming record is compared with each one whose
+date of birth is a typing error away, or that shares a given or family name and was born within
+a year. Those candidates are scored in full; decisions.py sends the record to review when one
+scores above the shield floor.
+
+The net is loaded once per load and refreshed every `refresh_seconds`, and the loader adds the
+children it shields itself. A child shielded by an officer in the last minute is still caught
+by blocking.find_shielded, which reads the database for each batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from contactpoint.index.models import Child, ChildName
+from contactpoint.matching.blocking import dob_close
+from contactpoint.matching.features import MatchRecord, dob_text, swapped_day_month
+
+_YEAR = 366
+
+
+def dob_variants(value: dt.date) -> set[dt.date]:
+    """Every real date one typing error away: one digit changed, two swapped, day/month swapped."""
+    text = dob_text(value)
+    found: set[dt.date] = {value}
+    swapped = swapped_day_month(value)
+    if swapped:
+        found.add(swapped)
+    candidates: list[str] = []
+    for i in range(8):
+        candidates.extend(text[:i] + d + text[i + 1 :] for d in "0123456789")
+        if i < 7:
+            candidates.append(text[:i] + text[i + 1] + text[i] + text[i + 2 :])
+    for candidate in candidates:
+        try:
+            found.add(dt.date(int(candidate[:4]), int(candidate[4:6]), int(candidate[6:])))
+        except ValueError:
+            continue
+    return found
+
+
+@dataclass
+class _Entry:
+    child_id: int
+    date_of_birth: dt.date
+
+
+@dataclass
+class ShieldNet:
+    """Shielded children by date of birth, given-name key and family-name key."""
+
+    refresh_seconds: float = 60.0
+    _by_dob: dict[dt.date, set[int]] = field(default_factory=dict)
+    _by_given: dict[str, set[int]] = field(default_factory=dict)
+    _by_family: dict[str, set[int]] = field(default_factory=dict)
+    _dob: dict[int, dt.date] = field(default_factory=dict)
+    _loaded_at: float = 0.0
+
+    def refresh_if_due(self) -> None:
+        if time.monotonic() - self._loaded_at >= self.refresh_seconds:
+            self.load()
+
+    def load(self) -> None:
+        """Read every shielded child and their names (uses the partial shielded index)."""
+        self._by_dob.clear()
+        self._by_given.clear()
+        self._by_family.clear()
+        self._dob.clear()
+        child_table, name_table = Child._meta.db_table, ChildName._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT c.id, c.date_of_birth, n.given_name_key, n.family_name_key, "  # noqa: S608
+                f"n.family_name_phonetic FROM {child_table} c "
+                f"JOIN {name_table} n ON n.child_id = c.id WHERE c.is_shielded"
+            )
+            for child_id, dob, given, family, family_phonetic in cursor.fetchall():
+                born = dob if isinstance(dob, dt.date) else dt.date.fromisoformat(str(dob))
+                self._add(child_id, born, (given,), (family, family_phonetic))
+        self._loaded_at = time.monotonic()
+
+    def add(self, child_id: int, record: MatchRecord) -> None:
+        """A child this load has just shielded (before the next refresh would see it)."""
+        self._add(
+            child_id,
+            record.date_of_birth,
+            tuple(n.given for n in record.names),
+            tuple(k for n in record.names for k in (n.family, n.family_phonetic)),
+        )
+
+    def _add(
+        self, child_id: int, born: dt.date, givens: Iterable[str], families: Iterable[str]
+    ) -> None:
+        self._dob[child_id] = born
+        self._by_dob.setdefault(born, set()).add(child_id)
+        for given in givens:
+            if given:
+                self._by_given.setdefault(given, set()).add(child_id)
+        for family in families:
+            if family:
+                self._by_family.setdefault(family, set()).add(child_id)
+
+    def candidates(self, record: MatchRecord) -> set[int]:
+        """Shielded children this record could be, loosely."""
+        if not self._dob:
+            return set()
+        found: set[int] = set()
+        for day in dob_variants(record.date_of_birth):
+            found |= self._by_dob.get(day, set())
+        near: set[int] = set()
+        for name in record.names:
+            near |= self._by_given.get(name.given, set())
+            near |= self._by_family.get(name.family, set())
+            near |= self._by_family.get(name.family_phonetic, set())
+        found |= {
+            child_id
+            for child_id in near
+            if dob_close(record.date_of_birth, self._dob[child_id])
+            or abs((record.date_of_birth - self._dob[child_id]).days) <= _YEAR
+        }
+        return found
+
+    def __len__(self) -> int:
+        return len(self._dob)

@@ -1,0 +1,391 @@
+"""Loading feeds: outcomes, the load report, idempotency, bad rows, shielding, crashes."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.feeds.conftest import amelia, write_csv, write_jsonl, years_ago
+
+from contactpoint.audit.models import AuditEvent
+from contactpoint.feeds import loading
+from contactpoint.feeds.loading import load_file, write_report
+from contactpoint.feeds.models import (
+    FeedLoad,
+    LoadRow,
+    LoadStatus,
+    ReviewItem,
+    SourceRecord,
+    SourceSystem,
+)
+from contactpoint.index.models import (
+    Address,
+    Carer,
+    Child,
+    ChildFieldSource,
+    ChildName,
+    GpRegistration,
+    Involvement,
+    SchoolEnrolment,
+)
+from contactpoint.index.vocabularies import AddressKind, NameKind
+
+pytestmark = pytest.mark.django_db
+
+BEN = {"given_names": "Ben", "gender": "male", "date_of_birth": years_ago(9, 6, 2)}
+
+
+def outcomes(load: FeedLoad) -> list[tuple[int, str, str]]:
+    return list(load.rows.order_by("line").values_list("line", "outcome", "reason"))
+
+
+def index_snapshot() -> dict[str, Any]:
+    """Everything a load could change in the index, for 'nothing changed' assertions."""
+    return {
+        model.__name__: sorted(
+            tuple(v for k, v in row.items() if k not in {"id", "updated_at"})
+            for row in model.objects.values()
+        )
+        for model in (
+            Child,
+            ChildName,
+            Address,
+            Carer,
+            SchoolEnrolment,
+            GpRegistration,
+            Involvement,
+            ChildFieldSource,
+        )
+    }
+
+
+def test_a_first_load_creates_a_child_per_record_and_reports_each_row(
+    education: SourceSystem, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "first.csv", [amelia(), amelia(source_record_id="MCR-2", **BEN)])
+    load = load_file(source=education, path=path).load
+    assert load.status == LoadStatus.COMPLETED
+    assert (load.rows_new, load.rows_rejected) == (2, 0)
+    assert Child.objects.count() == 2
+    rows = list(load.rows.order_by("line"))
+    assert [r.line for r in rows] == [2, 3]
+    assert all(len(r.contactpoint_id) == 12 for r in rows)
+    assert SourceRecord.objects.get(source_record_id="MCR-000123").child.contactpoint_id == (
+        rows[0].contactpoint_id
+    )
+
+
+def test_the_load_report_is_a_csv_with_the_issue_columns(
+    education: SourceSystem, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "f.csv", [amelia(), amelia(source_record_id="MCR-2", date_of_birth="bad")]
+    )
+    load = load_file(source=education, path=path).load
+    out = io.StringIO()
+    assert write_report(load, out) == 2
+    report = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert list(report[0]) == [
+        "line", "source_record_id", "outcome", "contactpoint_id", "match_weight", "reason",
+    ]  # fmt: skip
+    assert report[0]["outcome"] == "new" and "-" in report[0]["contactpoint_id"]
+    assert report[1]["outcome"] == "rejected" and "date_of_birth" in report[1]["reason"]
+
+
+def test_a_second_source_reporting_the_same_child_links_with_a_weight_and_an_explanation(
+    education: SourceSystem, health: SourceSystem, tmp_path: Path
+) -> None:
+    load_file(source=education, path=write_csv(tmp_path / "e.csv", [amelia()]))
+    health_row = amelia(
+        source_record_id="NHS-77", given_names="Amelia", family_name="O'Neil", school_urn=""
+    )
+    load = load_file(source=health, path=write_csv(tmp_path / "h.csv", [health_row])).load
+    row = load.rows.get()
+    assert row.outcome == "linked" and row.match_weight is not None and row.match_weight > 0
+    assert Child.objects.count() == 1
+    record = SourceRecord.objects.get(source_record_id="NHS-77")
+    levels = {f["comparison"]: f["level"] for f in record.match_explanation["fields"]}
+    assert levels["date_of_birth"] == "exact"
+    assert levels["name"] == "given_exact_family_similar"
+    assert round(sum(f["weight"] for f in record.match_explanation["fields"]), 2) == round(
+        record.match_explanation["weight"] - record.match_explanation["prior_weight"], 2
+    )
+    child = Child.objects.get()
+    # Health registration wins the name (feeds/precedence.py); education's becomes an alias.
+    assert child.names.get(kind=NameKind.CURRENT).family_name == "O'Neil"
+    assert child.names.filter(kind=NameKind.ALIAS, family_name="O'Neill").exists()
+
+
+def test_loading_the_same_file_twice_changes_nothing(
+    education: SourceSystem, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "f.csv", [amelia(), amelia(source_record_id="MCR-2", **BEN)])
+    load_file(source=education, path=path)
+    before = index_snapshot()
+    again = load_file(source=education, path=path).load
+    assert index_snapshot() == before
+    assert [o for _, o, _ in outcomes(again)] == ["unchanged", "unchanged"]
+    assert FeedLoad.objects.count() == 2
+
+
+def test_bad_rows_are_reported_with_their_line_and_the_rest_of_the_load_goes_on(
+    education: SourceSystem, tmp_path: Path
+) -> None:
+    rows = [
+        amelia(source_record_id="OK-1"),
+        amelia(source_record_id="BAD-1", postcode="ZZ9 9ZZ"),
+        amelia(source_record_id="OK-2", **BEN),
+        amelia(source_record_id="BAD-2", date_of_birth=years_ago(19)),
+    ]
+    load = load_file(source=education, path=write_csv(tmp_path / "f.csv", rows)).load
+    assert outcomes(load) == [
+        (2, "new", ""),
+        (3, "rejected", "postcode: ZZ9 9ZZ cannot exist (there is no postcode area ZZ)"),
+        (4, "new", ""),
+        (5, "rejected", f"date_of_birth: {years_ago(19)} is of someone aged 18 or over"),
+    ]
+    assert Child.objects.count() == 2
+
+
+def test_a_duplicate_source_record_id_in_one_file_is_rejected_naming_the_first(
+    education: SourceSystem, tmp_path: Path
+) -> None:
+    rows = [amelia(), amelia(given_names="Amelia Jane")]
+    load = load_file(source=education, path=write_csv(tmp_path / "f.csv", rows)).load
+    assert outcomes(load)[1] == (
+        3,
+        "rejected",
+        "duplicate source_record_id: already in this file at line 2",
+    )
+    assert Child.objects.count() == 1
+
+
+def test_a_duplicate_across_batches_is_caught_too(education: SourceSystem, tmp_path: Path) -> None:
+    rows = [amelia(source_record_id=f"MCR-{n}", **BEN) for n in range(3)] + [amelia()] * 2
+    path = write_csv(tmp_path / "f.csv", rows)
+    load = load_file(source=education, path=path, batch_size=2).load
+    assert load.rows_rejected == 1 and "line 5" in outcomes(load)[-1][2]
+
+
+def test_case_information_in_the_header_rejects_the_file_and_stores_nothing(
+    education: SourceSystem, tmp_path: Path
+) -> None:
+    row = {**amelia(), "referral_reason": "Suspected neglect"}
+    load = load_file(source=education, path=write_csv(tmp_path / "f.csv", [row])).load
+    assert load.rows_rejected == 1 and "referral_reason" in outcomes(load)[0][2]
+    assert Child.objects.count() == 0 and SourceRecord.objects.count() == 0
+
+
+def test_fields_the_source_may_not_supply_reject_only_the_rows_that_use_them(
+    make_source: Any, tmp_path: Path
+) -> None:
+    benefit = make_source("nw-benefit", "child_benefit", ("child", "address", "carers"))
+    rows = [amelia(school_urn="", school_start_date=""), amelia(source_record_id="X2", **BEN)]
+    load = load_file(source=benefit, path=write_csv(tmp_path / "f.csv", rows)).load
+    assert [o for _, o, _ in outcomes(load)] == ["new", "rejected"]
+    assert "not registered to supply school" in outcomes(load)[1][2]
+
+
+def test_json_lines_load_like_csv(education: SourceSystem, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "f.jsonl", [amelia(), {**amelia(source_record_id="X"), "x": "y"}])
+    load = load_file(source=education, path=path).load
+    assert [o for _, o, _ in outcomes(load)] == ["new", "rejected"]
+
+
+def test_an_update_of_a_known_record_changes_the_child_without_matching(
+    education: SourceSystem, tmp_path: Path
+) -> None:
+    load_file(source=education, path=write_csv(tmp_path / "a.csv", [amelia()]))
+    moved = amelia(address_line_1="3 Granby Row", town="Manchester", postcode="M1 7AR")
+    load = load_file(source=education, path=write_csv(tmp_path / "b.csv", [moved])).load
+    assert outcomes(load) == [(2, "linked", "updated")]
+    child = Child.objects.get()
+    assert child.addresses.get(kind=AddressKind.CURRENT).postcode == "M1 7AR"
+
+
+def test_a_withdrawal_removes_that_sources_details_from_the_child(
+    education: SourceSystem, health: SourceSystem, tmp_path: Path
+) -> None:
+    load_file(source=education, path=write_csv(tmp_path / "e.csv", [amelia()]))
+    load_file(
+        source=health,
+        path=write_csv(tmp_path / "h.csv", [amelia(source_record_id="H1", given_names="Millie")]),
+    )
+    assert ChildName.objects.filter(source_system="nw-health").exists()
+    withdraw = {"source_record_id": "H1", "event_type": "withdraw"}
+    load = load_file(source=health, path=write_csv(tmp_path / "w.csv", [withdraw])).load
+    assert outcomes(load)[0][1] == "linked"
+    assert not ChildName.objects.filter(source_system="nw-health").exists()
+    assert SourceRecord.objects.get(source_record_id="H1").state == "withdrawn"
+
+
+def test_a_death_reported_by_a_feed_is_recorded(education: SourceSystem, tmp_path: Path) -> None:
+    load_file(source=education, path=write_csv(tmp_path / "a.csv", [amelia()]))
+    died = amelia(event_type="deceased", event_date=years_ago(0, 1, 2))
+    load_file(source=education, path=write_csv(tmp_path / "b.csv", [died]))
+    child = Child.objects.get()
+    assert child.status == "deceased" and child.died_on is not None
+
+
+def test_every_load_is_audited(education: SourceSystem, tmp_path: Path) -> None:
+    load = load_file(source=education, path=write_csv(tmp_path / "a.csv", [amelia()])).load
+    completed = AuditEvent.objects.get(action="feeds.load_completed")
+    assert completed.detail["load"] == load.pk and completed.detail["new"] == 1
+
+
+# --- Shielding is never lost by matching (issue 5; the 2009 failure) --------------------------
+
+
+SHIELDED_DOB = years_ago(7, 3, 4)
+
+
+def _shield_amelia(health: SourceSystem, tmp_path: Path) -> Child:
+    shielded = amelia(
+        source_record_id="NHS-1",
+        date_of_birth=SHIELDED_DOB,
+        sensitive_record="yes",
+        address_line_1="Flat 2, Beech Court",
+        postcode="M14 7QR",
+        school_urn="",
+        school_start_date="",
+    )
+    load_file(source=health, path=write_csv(tmp_path / "h.csv", [shielded]))
+    child = Child.objects.get()
+    assert child.is_shielded
+    return child
+
+
+VARIANTS = {
+    "the old address and no flag": {"address_line_1": "14 Victoria Road", "postcode": "M14 5AB"},
+    "a typing error in the name": {"given_names": "Amelai Rose", "family_name": "ONeill"},
+    "a surname change and a move": {"family_name": "Hughes", "postcode": "M20 2QQ"},
+    "day and month swapped": {"date_of_birth": years_ago(7, 4, 3)},
+    "a nickname and no address": {
+        "given_names": "Millie",
+        "address_line_1": "",
+        "town": "",
+        "postcode": "",
+    },
+    "a wrong digit in the date of birth and a new surname": {
+        "date_of_birth": years_ago(7, 3, 5),
+        "family_name": "Hughes",
+    },
+}
+
+
+@pytest.mark.parametrize("changes", list(VARIANTS.values()), ids=list(VARIANTS))
+def test_a_slightly_different_record_of_a_shielded_child_never_makes_an_unshielded_child(
+    health: SourceSystem, education: SourceSystem, tmp_path: Path, changes: dict[str, str]
+) -> None:
+    shielded = _shield_amelia(health, tmp_path)
+    row = amelia(source_record_id="MCR-9", **{"date_of_birth": SHIELDED_DOB, **changes})
+    load = load_file(source=education, path=write_csv(tmp_path / "e.csv", [row])).load
+    outcome = load.rows.get().outcome
+    assert outcome in {"linked", "review"}, load.rows.get().reason
+    assert not Child.objects.filter(is_shielded=False).exists()
+    if outcome == "review":
+        item = ReviewItem.objects.get()
+        assert item.involves_shielded and item.candidates[0]["child_id"] == shielded.pk
+
+
+def test_a_shielded_child_stays_shielded_when_an_unflagged_source_links_to_it(
+    health: SourceSystem, education: SourceSystem, tmp_path: Path
+) -> None:
+    shielded = _shield_amelia(health, tmp_path)
+    row = amelia(
+        source_record_id="MCR-9",
+        date_of_birth=SHIELDED_DOB,
+        address_line_1="Flat 2, Beech Court",
+        postcode="M14 7QR",
+    )
+    load_file(source=education, path=write_csv(tmp_path / "e.csv", [row]))
+    assert Child.objects.get(pk=shielded.pk).is_shielded
+
+
+def test_an_unrelated_child_born_the_same_day_as_a_shielded_one_is_created_normally(
+    health: SourceSystem, education: SourceSystem, tmp_path: Path
+) -> None:
+    _shield_amelia(health, tmp_path)
+    other = amelia(
+        source_record_id="MCR-5",
+        date_of_birth=SHIELDED_DOB,
+        given_names="Oscar",
+        family_name="Nakamura",
+        gender="male",
+        address_line_1="9 Bold Street",
+        postcode="M1 4AA",
+        carer_1_given_names="Yuki",
+        carer_1_family_name="Nakamura",
+    )
+    load = load_file(source=education, path=write_csv(tmp_path / "e.csv", [other])).load
+    assert load.rows.get().outcome == "new"
+
+
+# --- Crashes and resuming ------------------------------------------------------------------
+
+
+def test_a_crash_in_the_middle_of_a_batch_leaves_no_half_written_child_and_resumes(
+    education: SourceSystem, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [
+        amelia(source_record_id=f"MCR-{n}", given_names=name, date_of_birth=years_ago(5 + n))
+        for n, name in enumerate(["Ava", "Ben", "Cara", "Dev", "Ezra", "Finn"])
+    ]
+    path = write_csv(tmp_path / "f.csv", rows)
+    real_insert = loading.insert_rows
+    calls = {"load rows": 0}
+
+    def crash_on_second_batch(model: Any, batch_rows: list[dict[str, Any]]) -> None:
+        if model is LoadRow:
+            calls["load rows"] += 1
+            if calls["load rows"] == 2:  # children of batch 2 are written; the report is not
+                raise KeyboardInterrupt("the machine lost power")
+        real_insert(model, batch_rows)
+
+    monkeypatch.setattr(loading, "insert_rows", crash_on_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        load_file(source=education, path=path, batch_size=2)
+    assert Child.objects.count() == 2  # batch 1 only: batch 2 rolled back whole
+    assert SourceRecord.objects.count() == 2 and LoadRow.objects.count() == 2
+    assert FeedLoad.objects.get().lines_done == 3
+
+    monkeypatch.setattr(loading, "insert_rows", real_insert)
+    result = load_file(source=education, path=path, batch_size=2)
+    assert result.resumed_from_line == 3
+    assert Child.objects.count() == 6 and SourceRecord.objects.count() == 6
+    assert list(LoadRow.objects.values_list("line", flat=True).order_by("line")) == list(
+        range(2, 8)
+    )
+    assert FeedLoad.objects.get().status == LoadStatus.COMPLETED
+
+
+def test_a_row_that_breaks_the_batch_is_rejected_alone(
+    education: SourceSystem, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contactpoint.feeds.loading import FeedLoader
+
+    real = FeedLoader._known_record
+
+    def fragile(self: FeedLoader, row: Any, existing: Any, work: Any) -> None:
+        if row.source_record_id == "MCR-2":
+            raise RuntimeError("a bug triggered by one row")
+        real(self, row, existing, work)
+
+    rows = [
+        amelia(),
+        amelia(source_record_id="MCR-2", **BEN),
+        amelia(source_record_id="MCR-3", given_names="Cara"),
+    ]
+    load_file(source=education, path=write_csv(tmp_path / "a.csv", rows))
+    monkeypatch.setattr(FeedLoader, "_known_record", fragile)
+    changed = [
+        amelia(given_names="Amelia Jane"),
+        amelia(source_record_id="MCR-2", **BEN, town="Salford"),
+        amelia(source_record_id="MCR-3", given_names="Cara Louise"),
+    ]
+    load = load_file(source=education, path=write_csv(tmp_path / "b.csv", changed)).load
+    assert [o for _, o, _ in outcomes(load)] == ["linked", "rejected", "linked"]
+    assert "could not be stored" in outcomes(load)[1][2]
