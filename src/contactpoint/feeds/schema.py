@@ -99,6 +99,12 @@ class FeedField:
     required: bool = False  # required for upsert, deceased and left_england rows
 
     def json_schema(self) -> dict[str, Any]:
+        if self.name == "source_record_id":  # the one field every row must fill
+            return {
+                "type": "string",
+                "description": self.description,
+                "pattern": FORMAT_PATTERNS[self.format],
+            }
         schema: dict[str, Any] = {"type": ["string", "null"], "description": self.description}
         if self.choices:
             schema["enum"] = [*self.choices, "", None]
