@@ -45,3 +45,11 @@ def local_spark_api(session: Any | None = None) -> Any:
     from splink import SparkAPI
 
     return SparkAPI(spark_session=session or local_spark_session())
+
+
+def spark_frame(session: Any, table: Any) -> Any:
+    """A Spark DataFrame from a pyarrow Table (PySpark 4 reads Arrow directly; no pandas)."""
+    try:
+        return session.createDataFrame(table)
+    except TypeError:  # PySpark 3.5 wants rows
+        return session.createDataFrame(table.to_pylist())

@@ -125,11 +125,16 @@ class Command(BaseCommand):
         table = features_table(match_records(files))
         model = load_model()
         db_api = None
+        data: Any = table
         if options["backend"] == "spark":
-            from contactpoint.matching.spark import local_spark_api
+            from contactpoint.matching.spark import SparkUnavailable, local_spark_api, spark_frame
 
-            db_api = local_spark_api()
-        result = dedupe_table(table, model, db_api=db_api)
+            try:
+                db_api = local_spark_api()
+            except SparkUnavailable as error:
+                raise CommandError(str(error)) from error
+            data = spark_frame(db_api.spark, table)
+        result = dedupe_table(data, model, db_api=db_api)
         handle = options["output"].open("w", newline="") if options["output"] else sys.stdout
         try:
             writer = csv.writer(handle)

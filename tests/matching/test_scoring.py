@@ -1,0 +1,234 @@
+"""The Fellegi-Sunter comparisons, the scorer and its explanations, and the decision rules."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from contactpoint.matching.comparisons import COMPARISONS, comparison_vector, name_level_of
+from contactpoint.matching.decisions import Outcome, ScoredCandidate, decide, score_candidates
+from contactpoint.matching.features import (
+    MatchRecord,
+    PersonName,
+    PlaceKey,
+    address_key,
+    nickname_roots_of,
+)
+from contactpoint.matching.model import current_model, load_model, probability_of
+
+BORN = dt.date(2018, 3, 4)
+
+
+def record(
+    given: str = "Amelia Rose",
+    family: str = "O'Neill",
+    born: dt.date = BORN,
+    postcode: str = "M14 5AB",
+    line: str = "14 Victoria Road",
+    carers: tuple[tuple[str, str], ...] = (("SARAH", "ONEILL"),),
+    **changes: object,
+) -> MatchRecord:
+    place = PlaceKey.of(postcode, line)
+    base = MatchRecord(
+        names=(PersonName.of(given, family),),
+        date_of_birth=born,
+        gender="female",
+        places=(place,) if place else (),
+        carers=carers,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def level(comparison: str, a: MatchRecord, b: MatchRecord) -> str:
+    by_name = {c.name: c for c in COMPARISONS}
+    return by_name[comparison].levels[by_name[comparison].pick(a, b)]
+
+
+@pytest.mark.parametrize(
+    ("given", "family", "expected"),
+    [
+        ("Amelia", "O'Neill", "exact"),
+        ("O'Neill", "Amelia", "swapped"),
+        ("Millie", "O'Neill", "family_exact_given_familiar"),
+        ("Rose", "O'Neill", "family_exact_given_familiar"),  # known by her middle name
+        ("Amelai", "O'Neill", "family_exact_given_similar"),
+        ("Amelia", "O'Neil", "given_exact_family_similar"),
+        ("Amelia", "Hughes", "given_agrees_family_differs"),
+        ("Grace", "O'Neill", "family_agrees_given_differs"),
+        ("Oscar", "Nakamura", "else"),
+    ],
+)
+def test_name_levels(given: str, family: str, expected: str) -> None:
+    assert name_level_of(PersonName.of(given, family), PersonName.of("Amelia Rose", "O'Neill")) == (
+        expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("born", "expected"),
+    [
+        (BORN, "exact"),
+        (dt.date(2018, 4, 3), "day_month_swapped"),
+        (dt.date(2018, 3, 5), "one_digit"),
+        (dt.date(2081, 3, 4), "transposed"),  # 2018 -> 2081 is two digits swapped
+        (dt.date(2018, 9, 30), "same_year"),
+        (dt.date(2011, 7, 19), "else"),
+    ],
+)
+def test_date_of_birth_levels(born: dt.date, expected: str) -> None:
+    assert level("date_of_birth", record(born=born), record()) == expected
+
+
+def test_address_levels_go_from_the_door_to_the_district() -> None:
+    home = record()
+    assert level("address", record(line="14, Victoria Rd"), home) == "postcode_and_line"
+    assert level("address", record(line="Flat 1, 14 Victoria Road"), home) == "postcode"
+    assert level("address", record(postcode="M14 5ZZ"), home) == "sector"
+    assert level("address", record(postcode="M14 7QR"), home) == "district"
+    assert level("address", record(postcode="BL1 4AB"), home) == "else"
+    assert level("address", record(postcode="not one"), home) == "null"
+
+
+def test_a_candidates_previous_address_counts() -> None:
+    child = record(postcode="M20 2QQ")
+    child.places = (*child.places, PlaceKey.of("M14 5AB", "14 Victoria Road"))  # type: ignore[assignment]
+    assert level("address", record(), child) == "postcode_and_line"
+
+
+def test_nicknames_meet_through_their_formal_names() -> None:
+    assert "ELIZABETH" in nickname_roots_of("LIBBY")
+    assert nickname_roots_of("CHARLIE") >= {"CHARLES", "CHARLOTTE"}
+    assert nickname_roots_of("MUHAMMAD") == nickname_roots_of("MOHAMED")
+    assert nickname_roots_of("XANTHIPPE") == {"XANTHIPPE"}
+
+
+def test_address_keys_ignore_punctuation_and_common_abbreviations() -> None:
+    assert address_key("14, Victoria Road") == address_key("14 victoria rd") == "14 VICTORIA RD"
+
+
+def test_an_explanation_adds_up_to_the_match_weight() -> None:
+    score = current_model().score(record(given="Millie"), record())
+    assert pytest.approx(score.weight) == score.prior_weight + sum(
+        c.weight for c in score.contributions
+    )
+    assert {c.comparison for c in score.contributions} == {c.name for c in COMPARISONS}
+    explained = score.as_dict()
+    assert explained["fields"][0]["comparison"] == "name" and explained["fields"][0]["level"]
+
+
+def test_a_common_full_name_weighs_less_than_a_rare_one_when_both_agree() -> None:
+    model = current_model()
+    table = model.term_frequencies["name"]
+    common = max(table.values, key=table.values.__getitem__)
+    given, family = common.split(" ")
+    usual = model.score(record(given=given, family=family), record(given=given, family=family))
+    rare = model.score(
+        record(given="Ottoline", family="Quennell"), record(given="Ottoline", family="Quennell")
+    )
+    assert usual.contributions[0].weight < rare.contributions[0].weight
+
+
+def test_the_committed_model_file_names_its_version_and_thresholds() -> None:
+    model = load_model()
+    assert model.version and model.thresholds.link > model.thresholds.review
+    assert model.thresholds.shield_floor < model.thresholds.review
+    assert model.trained.get("method")
+
+
+@given(st.floats(min_value=-80, max_value=80))
+def test_probability_rises_with_weight(weight: float) -> None:
+    assert 0 <= probability_of(weight) <= probability_of(weight + 1) <= 1
+
+
+# --- Decisions ----------------------------------------------------------------------------------
+
+
+def scored(incoming: MatchRecord, *candidates: tuple[MatchRecord, str]) -> list[ScoredCandidate]:
+    return score_candidates(current_model(), incoming, candidates)
+
+
+def candidate(child_id: int, **changes: object) -> MatchRecord:
+    return dataclasses.replace(record(**changes), child_id=child_id)
+
+
+def test_a_clear_match_links() -> None:
+    decision = decide(current_model(), scored(record(), (candidate(1), "dob_given")))
+    assert decision.outcome is Outcome.LINK and decision.child_id == 1
+
+
+def test_no_candidate_makes_a_new_child() -> None:
+    assert decide(current_model(), []).outcome is Outcome.NEW
+
+
+def test_a_twin_is_a_new_child_not_a_link() -> None:
+    twin = candidate(1, given="Grace Ella")
+    decision = decide(current_model(), scored(record(), (twin, "dob_family_phonetic")))
+    assert decision.outcome is Outcome.NEW and "sibling" in decision.reason
+
+
+def test_a_twin_of_a_shielded_child_goes_to_review() -> None:
+    twin = candidate(1, given="Grace Ella", is_shielded=True)
+    decision = decide(current_model(), scored(record(), (twin, "dob_family_phonetic")))
+    assert decision.outcome is Outcome.REVIEW
+
+
+def test_differing_nhs_numbers_stop_an_automatic_link() -> None:
+    child = candidate(1, nhs_hashes=frozenset({"a" * 64}))
+    incoming = record(nhs_hashes=frozenset({"b" * 64}))
+    decision = decide(current_model(), scored(incoming, (child, "dob_given")))
+    assert decision.outcome is Outcome.REVIEW and "NHS" in decision.reason
+
+
+def test_two_children_matching_strongly_go_to_review() -> None:
+    decision = decide(
+        current_model(),
+        scored(record(), (candidate(1), "dob_given"), (candidate(2), "dob_given")),
+    )
+    assert decision.outcome is Outcome.REVIEW and "duplicate" in decision.reason
+
+
+def test_a_candidate_already_holding_a_record_from_the_same_source_is_a_sibling() -> None:
+    sibling = candidate(1, given="Millie")
+    sibling.extra["sources"] = frozenset({"nw-benefit"})
+    decision = decide(
+        current_model(), scored(record(), (sibling, "dob_given")), source="nw-benefit"
+    )
+    assert decision.outcome is Outcome.NEW
+
+
+def test_a_weak_resemblance_to_a_shielded_child_goes_to_review_not_to_a_new_child() -> None:
+    shielded = candidate(
+        1,
+        family="Hughes",
+        born=dt.date(2018, 3, 5),
+        postcode="M14 7QR",
+        carers=(),
+        is_shielded=True,
+    )
+    found = scored(record(), (shielded, "shielded_near"))
+    limits = current_model().thresholds
+    assert limits.shield_floor < found[0].score.weight < limits.review
+    decision = decide(current_model(), found)
+    assert decision.outcome is Outcome.REVIEW and "shielded" in decision.reason
+
+
+def test_a_shielded_stranger_found_only_by_the_sweep_does_not_count() -> None:
+    stranger = candidate(
+        1,
+        given="Oscar",
+        family="Nakamura",
+        postcode="BL1 4AB",
+        carers=(("YUKI", "NAKAMURA"),),
+        is_shielded=True,
+        gender="male",
+    )
+    decision = decide(current_model(), scored(record(), (stranger, "shielded_dob")))
+    assert decision.outcome is Outcome.NEW
+
+
+def test_comparison_vector_has_one_level_per_comparison() -> None:
+    assert len(comparison_vector(record(), record())) == len(COMPARISONS)
