@@ -102,6 +102,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Search answers with at most this many children (hard maximum 50, enforced in search).
+CONTACTPOINT_SEARCH_RESULT_CAP = config.read_int("CONTACTPOINT_SEARCH_RESULT_CAP", default=10)
+
 REDIS_URL = config.read_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {

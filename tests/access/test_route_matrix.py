@@ -95,7 +95,12 @@ def people(make_person: Callable[..., User]) -> dict[str, User]:
 
 
 def _url(route: Route, subject: User) -> str:
-    values = {"person_id": subject.pk, "code": "barnardos", "path": "no-such-asset.css"}
+    values = {
+        "person_id": subject.pk,
+        "code": "barnardos",
+        "path": "no-such-asset.css",
+        "contactpoint_id": "1234-5678-9012",
+    }
     return reverse(route.name, kwargs={p: values[p] for p in route.parameters})
 
 
