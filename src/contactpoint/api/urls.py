@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from contactpoint.api import search, views
+from contactpoint.api import feeds, search, views
 
 app_name = "api"
 
@@ -15,4 +15,8 @@ urlpatterns = [
     # Search and the record view (search app); "search" before the ID pattern it would match
     path("children/search", search.ChildSearchView.as_view(), name="child-search"),
     path("children/<str:contactpoint_id>", search.ChildView.as_view(), name="child"),
+    # Source systems (feeds app): their own credential, not a person's token
+    path("feeds/loads", feeds.FeedLoadView.as_view(), name="feed-loads"),
+    path("feeds/records", feeds.FeedRecordView.as_view(), name="feed-records"),
+    path("feeds/loads/<str:code>/report", feeds.FeedReportView.as_view(), name="feed-report"),
 ]

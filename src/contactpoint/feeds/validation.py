@@ -483,10 +483,12 @@ def _check_permissions(check: _Checker) -> None:
             if check.get(name) in SENSITIVE_SERVICE_TYPES:
                 refused.setdefault(RecordPart.SENSITIVE_SERVICES, []).append(name)
     for refused_part, names in refused.items():
-        label = RecordPart(refused_part).label
+        label = str(RecordPart(refused_part).label)
+        if label[1:2].islower():  # "Parents and carers" -> "parents and carers"; "GP" stays
+            label = label[0].lower() + label[1:]
         check.fail(
             f"{check.context.source_code} is not registered to supply "
-            f"{label.lower()} ({', '.join(names[:3])})"
+            f"{label} ({', '.join(names[:3])})"
         )
 
 

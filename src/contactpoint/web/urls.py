@@ -8,6 +8,7 @@ from contactpoint.web import (
     account_views,
     manage_views,
     national_views,
+    review_views,
     search_views,
     signin_views,
     views,
@@ -63,4 +64,8 @@ urlpatterns = [
     # Finding a child and viewing their record (search app); criteria only ever in POST bodies
     path("search", search_views.search, name="search"),
     path("children/<str:contactpoint_id>", search_views.child, name="child"),
+    # Data-quality officers: the match review queue (feeds app); <code> is R123 or M45
+    path("review", review_views.review_queue, name="review-queue"),
+    path("review/<str:code>", review_views.review_item, name="review-item"),
+    path("review/merges/<str:code>/unmerge", review_views.review_unmerge, name="review-unmerge"),
 ]
