@@ -17,6 +17,7 @@ import tempfile
 from typing import Any
 
 from django.http import StreamingHttpResponse
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -61,6 +62,21 @@ class SourceCredentialAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Source realm="ContactPoint feeds"'
+
+
+class SourceCredentialScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema describes the source credential (registered on import)."""
+
+    target_class = "contactpoint.api.feeds.SourceCredentialAuthentication"
+    name = "sourceCredential"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "Source cpsrc_… credential issued when the source was registered",
+        }
 
 
 class IsSourceSystem(BasePermission):
