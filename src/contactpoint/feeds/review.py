@@ -368,7 +368,7 @@ def detach_record(*, officer: User, record: SourceRecord) -> Child:
     Reverses an automatic link (DESIGN: every link is reversible). Both children are shielded
     if the child it was linked to was.
     """
-    record = SourceRecord.objects.select_for_update().select_related("child").get(pk=record.pk)
+    record = SourceRecord.objects.select_for_update().get(pk=record.pk)
     original = record.child
     if original is None or record.state != SourceRecordState.LINKED:
         raise ReviewRefused("this record is not linked to a child")
