@@ -24,6 +24,27 @@ def _fast_password_hashing(request: pytest.FixtureRequest, settings: Any) -> Non
         settings.PASSWORD_HASHERS = FAST_HASHERS
 
 
+@pytest.fixture(autouse=True)
+def _starting_data_in_transactional_tests(request: pytest.FixtureRequest) -> None:
+    """Put back the reference data that migrations load, for tests that flush the database.
+
+    A transactional test ends with a flush that empties every table, migrations' data
+    included; serialized_rollback would restore it but collides with the content types that
+    Django recreates after another test's flush. Re-applying the (idempotent) loaders does not.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("transactional_db")
+    from contactpoint.access.organisations import create_missing_organisations
+    from contactpoint.index.models import LocalAuthority, PostcodeDistrict
+    from contactpoint.index.reference import apply_local_authorities
+
+    if not LocalAuthority.objects.exists():
+        apply_local_authorities(LocalAuthority, PostcodeDistrict)
+    create_missing_organisations(Organisation, LocalAuthority)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "real_hasher: use the production password hashers")
 

@@ -134,8 +134,7 @@ def test_a_code_is_accepted_once(make_person: Callable[..., User]) -> None:
     assert event.detail["reason"] == "replayed"
 
 
-# serialized_rollback: the flush after a transactional test would wipe the migrations' data.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_code_used_twice_at_the_same_time_is_accepted_once(
     make_person: Callable[..., User],
 ) -> None:

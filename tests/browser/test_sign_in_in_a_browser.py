@@ -30,8 +30,8 @@ CHROMIUM_ARGS = [
 
 pytestmark = [
     pytest.mark.browser,
-    # live_server needs a transactional database; keep the migrations' organisations in it.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # live_server needs a transactional database (tests/conftest.py restores starting data).
+    pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         not CHROMIUM.exists(),
         reason="Chromium is not installed at /usr/bin/chromium (make browser-deps)",
