@@ -144,6 +144,11 @@ def _population(children: int = 400) -> list[tuple[str, MatchRecord]]:
         )
         moved = PlaceKey.of(f"BL{1 + n % 9} {n % 10}XY", f"{n} Low Road")
         rows.append((f"c:{n}", dataclasses.replace(base, places=(moved,))))  # type: ignore[arg-type]
+        if n % 3 == 0:  # a fourth report: a mistyped date, or the same one (most are right)
+            fourth = dataclasses.replace(base, date_of_birth=born.replace(day=born.day + 1))
+        else:
+            fourth = dataclasses.replace(base, carers=())
+        rows.append((f"d:{n}", fourth))
     return rows
 
 
@@ -158,8 +163,10 @@ def test_em_training_on_duckdb_estimates_every_level() -> None:
     )
     for comparison in COMPARISONS:
         assert set(model.parameters[comparison.name]) == set(comparison.levels) - {"null"}
-    exact = model.parameters["date_of_birth"]["exact"]
-    assert exact.m > 0.5 and exact.u < 0.01  # agreeing on the date is strong evidence
+    assert model.parameters["name"]["exact"].weight > 5  # agreeing names are evidence
+    assert model.parameters["name"]["else"].weight < 0  # disagreeing names are not
+    same, different = _population(2)[0][1], _population(2)[4][1]  # a:0 and a:1
+    assert model.score(same, _population(2)[1][1]).weight > model.score(same, different).weight
     assert model.trained["method"].startswith("Splink")
 
 
@@ -169,6 +176,7 @@ def test_batch_dedupe_on_duckdb_clusters_each_childs_reports_together() -> None:
     clusters = result.clusters
     for n in range(150):
         assert clusters[f"a:{n}"] == clusters[f"b:{n}"], n
+        assert clusters[f"a:{n}"] == clusters[f"d:{n}"], n
     assert len(set(clusters.values())) <= 150 + 15  # a few moved records may stand alone
     assert len({clusters[f"a:{n}"] for n in range(150)}) == 150  # no two children merged
 

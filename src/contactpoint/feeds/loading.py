@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from contactpoint.audit.services import record_event
@@ -49,6 +50,7 @@ from contactpoint.feeds.serialise import record_from_json, record_to_json
 from contactpoint.feeds.validation import ParsedRow, RowContext, RowRejected, parse_row
 from contactpoint.index import contactpoint_id as cp_ids
 from contactpoint.index.linkage import (
+    PART_MODELS,
     ChildWrite,
     FieldPrecedence,
     MergedChildWriter,
@@ -57,7 +59,14 @@ from contactpoint.index.linkage import (
     merge_reports,
     reserve_children,
 )
-from contactpoint.index.models import Child, GpPractice, LocalAuthority, PostcodeDistrict, School
+from contactpoint.index.models import (
+    Child,
+    GpPractice,
+    IssuedContactPointId,
+    LocalAuthority,
+    PostcodeDistrict,
+    School,
+)
 from contactpoint.index.records import ChildRecord
 from contactpoint.matching.blocking import find_candidates, find_shielded, load_profiles
 from contactpoint.matching.decisions import MatchDecision, Outcome, decide, score_candidates
@@ -186,12 +195,15 @@ class FeedLoader:
     ) -> FeedLoad:
         """Process every row after `lines_done`, batch by batch, then mark the load completed."""
         batch: list[reading.RawRow] = []
+        batches = 0
         for raw in rows:
             if raw.line <= self.load.lines_done:
                 continue  # done before an interruption
             batch.append(raw)
             if len(batch) >= self.batch_size:
                 self._process(batch)
+                batches += 1
+                self._refresh_statistics(batches)
                 if progress:
                     progress(batch[-1].line, 0)
                 batch = []
@@ -200,6 +212,38 @@ class FeedLoader:
             if progress:
                 progress(batch[-1].line, 0)
         return self._finish()
+
+    def _refresh_statistics(self, batches: int) -> None:
+        """ANALYZE the tables a load grows, after batches 1, 4, 16, 64...
+
+        A first national load grows them from nothing; until the planner knows that, it picks
+        plans for empty tables and every lookup slows as the index fills (and autovacuum, which
+        would analyse them, may be off or far behind). Geometric spacing keeps the cost to a
+        handful of ANALYZEs per load.
+        """
+        power_of_four = batches & (batches - 1) == 0 and batches.bit_length() % 2 == 1
+        if connection.vendor != "postgresql" or not power_of_four:
+            return
+        models: tuple[type[Model], ...] = (
+            *PART_MODELS,
+            Child,
+            IssuedContactPointId,
+            SourceRecord,
+            LoadRow,
+            ReviewItem,
+        )
+        with connection.cursor() as cursor:
+            # Only tables that changed by a fifth since their statistics were taken.
+            cursor.execute(
+                "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(%s) "
+                "AND (last_analyze IS NULL AND last_autoanalyze IS NULL "
+                "OR n_mod_since_analyze > 0.2 * greatest(n_live_tup, 1000))",
+                [[m._meta.db_table for m in models]],
+            )
+            stale = [row[0] for row in cursor.fetchall()]
+            if stale:
+                names = ", ".join(connection.ops.quote_name(t) for t in stale)
+                cursor.execute(f"ANALYZE {names}")
 
     def _finish(self) -> FeedLoad:
         with transaction.atomic():

@@ -57,7 +57,16 @@ def _plain(value: Any) -> Any:
 
 def _fields(item: Any) -> dict[str, Any]:
     """A flat dataclass's fields as JSON values (faster than dataclasses.asdict's deep copy)."""
-    return {name: _plain(getattr(item, name)) for name in _FIELD_NAMES[type(item)]}
+    out: dict[str, Any] = {}
+    for name in _FIELD_NAMES[type(item)]:
+        value = getattr(item, name)
+        if value is None or isinstance(value, str | bool | int | float):
+            out[name] = value
+        elif isinstance(value, dt.date):
+            out[name] = value.isoformat()
+        else:
+            out[name] = _plain(value)
+    return out
 
 
 def record_to_json(record: ChildRecord) -> dict[str, Any]:

@@ -100,8 +100,12 @@ class ShieldNet:
     def _add(
         self, child_id: int, born: dt.date, givens: Iterable[str], families: Iterable[str]
     ) -> None:
+        if child_id not in self._dob:
+            # Indexed under every date one typing error from it (the relation is symmetric),
+            # so each incoming record needs one lookup rather than eighty.
+            for day in dob_variants(born):
+                self._by_dob.setdefault(day, set()).add(child_id)
         self._dob[child_id] = born
-        self._by_dob.setdefault(born, set()).add(child_id)
         for given in givens:
             if given:
                 self._by_given.setdefault(given, set()).add(child_id)
@@ -113,9 +117,7 @@ class ShieldNet:
         """Shielded children this record could be, loosely."""
         if not self._dob:
             return set()
-        found: set[int] = set()
-        for day in dob_variants(record.date_of_birth):
-            found |= self._by_dob.get(day, set())
+        found = set(self._by_dob.get(record.date_of_birth, ()))
         near: set[int] = set()
         for name in record.names:
             near |= self._by_given.get(name.given, set())

@@ -29,6 +29,7 @@ from splink.internals.comparison_library import CustomComparison
 from splink.internals.dialects import SplinkDialect
 
 from contactpoint.matching.comparisons import COMPARISONS, ELSE, NULL
+from contactpoint.matching.decisions import TWIN_NAME_LEVELS
 from contactpoint.matching.features import MatchRecord, dob_text
 from contactpoint.matching.model import (
     LevelParameters,
@@ -297,9 +298,13 @@ def train_model(
     )
     log(f"estimating u from up to {max_pairs_for_u:,.0f} random pairs")
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs_for_u, seed=seed)
-    # Never block EM on household fields (postcode, carers): siblings share them, and EM
-    # would learn that siblings are matches. Date of birth separates siblings but twins.
-    for rule in (block_on("dob"), block_on("given", "family")):
+    # Each EM pass trains every comparison but those it blocks on. Blocking on household
+    # fields alone (postcode, carers) would teach EM that siblings are matches; blocking on
+    # names alone, at national scale, pairs thousands of different Oliver Smiths. So: date of
+    # birth (trains names, address, carers, codes), then names within a postcode district
+    # (trains the date of birth and gender; siblings differ in given name, strangers in
+    # district).
+    for rule in (block_on("dob"), block_on("given", "family", "district")):
         log(
             f"expectation maximisation blocked on {rule.get_blocking_rule('duckdb').blocking_rule_sql}"
         )
@@ -317,7 +322,7 @@ def train_model(
             "splink_version": splink.__version__,
             "records": table.num_rows,
             "seconds": round(time.monotonic() - started, 1),
-            "blocking_rules_for_em": ["dob", "given+family"],
+            "blocking_rules_for_em": ["dob", "given+family+district"],
             "trained_on": dt.date.today().isoformat(),
         },
     )
@@ -409,13 +414,29 @@ def dedupe_table(
     api = db_api or DuckDBAPI()
     backend = type(api).__name__
     registered = api.register(table) if hasattr(api, "register") else table
-    linker = Linker(registered, splink_settings(model), log_level=logging.WARNING)
+    settings = splink_settings(model)
+    # Keeps each comparison's weight (mw_<name>) on the pairs: the guards below read them.
+    settings.retain_intermediate_calculation_columns = True
+    linker = Linker(registered, settings, log_level=logging.WARNING)
     weight = model.thresholds.link if threshold_weight is None else threshold_weight
-    probability = 2**weight / (1 + 2**weight)
     predictions = linker.inference.predict(threshold_match_weight=model.thresholds.review)
+    # The same rules as online decisions (decisions.py), as SQL so they run where the pairs
+    # are: no link between records that agree only on the family name (twins), whose NHS
+    # numbers differ (the only negative NHS weight), or that come from the same source (a
+    # source holds one record a child). Splink 5 keeps weights, not level numbers, so a level
+    # is recognised by its weight.
+    twin_weights = [model.parameters["name"][label].weight for label in sorted(TWIN_NAME_LEVELS)]
+    not_twins = " AND ".join(f"abs(mw_name - ({w!r})) > 1e-6" for w in twin_weights)
+    guarded = linker.misc.query_sql(
+        f"SELECT * FROM {predictions.physical_name} "  # noqa: S608 (numbers and constants only)
+        f"WHERE match_weight >= {float(weight)!r} AND {not_twins} AND mw_nhs_number >= 0 "
+        "AND substr(unique_id_l, 1, instr(unique_id_l, ':')) "
+        "<> substr(unique_id_r, 1, instr(unique_id_r, ':'))",
+        output_type="splink_df",
+    )
     scored = predictions.as_record_list()
     clusters_frame = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        predictions, threshold_match_probability=probability
+        guarded, threshold_match_weight=weight
     )
     clusters = {
         str(row["unique_id"]): str(row["cluster_id"]) for row in clusters_frame.as_record_list()

@@ -1,0 +1,324 @@
+"""Benchmark feeds and matching: accuracy against ground truth, review share, load throughput.
+
+    .venv/bin/python benchmarks/matching.py [--children 100000] [--concurrent] [--dedupe]
+
+Into a fresh PostgreSQL database (default contactpoint_bench_matching), it migrates, writes the
+dirty synthetic feeds of `--children` children (three sources, about 2.7 records a child, with
+ground truth), registers the sources, and loads each file with `contactpoint feeds load` in a
+process of its own, timing it and sampling its peak memory (and the server's). `--concurrent`
+loads the three sources at once, as independent sources would deliver them.
+
+Then it scores the links against the ground truth, pairwise (every pair of source records that
+are truly one child is a true pair; every pair the index put under one ContactPoint ID is a
+predicted pair):
+
+- precision = true predicted pairs / predicted pairs;
+- recall = true predicted pairs / true pairs, over all records, and over the records that were
+  not rejected (a rejected row is reported back to its source, not guessed at);
+- the share of records sent to review, and of records rejected;
+- throughput = records / seconds of loading, end to end (read, validate, match, write).
+
+`--dedupe` also clusters the same files in one batch through Splink on DuckDB (the initial
+national load path) and scores those clusters the same way. Figures are printed and written as
+JSON under benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from generate import machine, recreate_database  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/contactpoint_bench_matching"
+COMMAND = str(Path(sys.executable).with_name("contactpoint"))
+SOURCES = ("nw-health", "nw-education", "nw-benefit")  # in the order a national load would come
+
+
+def run(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(  # noqa: S603 (our own command)
+        [COMMAND, *args], env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"contactpoint {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def postgres_rss() -> int:
+    """Resident memory of every PostgreSQL process on this machine (the server's share)."""
+    total = 0
+    for process in psutil.process_iter(["name", "memory_info"]):
+        if (process.info["name"] or "").startswith("postgres") and process.info["memory_info"]:
+            total += process.info["memory_info"].rss
+    return total
+
+
+def watch(processes: list[subprocess.Popen[str]]) -> tuple[float, dict[int, int], int]:
+    """Wait for the processes; return seconds, each one's peak RSS, and the server's peak."""
+    started = time.monotonic()
+    peaks = dict.fromkeys((p.pid for p in processes), 0)
+    server_peak = 0
+    handles = {p.pid: psutil.Process(p.pid) for p in processes}
+    while any(p.poll() is None for p in processes):
+        for pid, handle in handles.items():
+            try:
+                peaks[pid] = max(peaks[pid], handle.memory_info().rss)
+            except psutil.Error:
+                continue
+        server_peak = max(server_peak, postgres_rss())
+        time.sleep(0.2)
+    seconds = time.monotonic() - started
+    for p in processes:
+        if p.returncode != 0:
+            raise SystemExit(f"a load failed: {p.stderr.read() if p.stderr else ''}")
+    return seconds, peaks, server_peak
+
+
+def start_load(env: dict[str, str], directory: Path, code: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(  # noqa: S603
+        [COMMAND, "feeds", "load", str(directory / f"{code}.csv"), "--source", code, "--quiet"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def pairs(n: int) -> int:
+    return n * (n - 1) // 2
+
+
+def pairwise(
+    truth: dict[tuple[str, str], str], predicted: dict[tuple[str, str], Any]
+) -> dict[str, Any]:
+    """Pairwise precision and recall of `predicted` clusters (None: not linked) against truth."""
+    cells: collections.Counter[tuple[Any, str]] = collections.Counter()
+    by_predicted: collections.Counter[Any] = collections.Counter()
+    by_truth: collections.Counter[str] = collections.Counter()
+    for key, true_child in truth.items():
+        by_truth[true_child] += 1
+        cluster = predicted.get(key)
+        if cluster is not None:
+            by_predicted[cluster] += 1
+            cells[(cluster, true_child)] += 1
+    true_positive = sum(pairs(n) for n in cells.values())
+    predicted_pairs = sum(pairs(n) for n in by_predicted.values())
+    true_pairs = sum(pairs(n) for n in by_truth.values())
+    clusters_of: dict[str, set[Any]] = collections.defaultdict(set)
+    children_in: dict[Any, set[str]] = collections.defaultdict(set)
+    for cluster, true_child in cells:
+        clusters_of[true_child].add(cluster)
+        children_in[cluster].add(true_child)
+    return {
+        "precision": true_positive / predicted_pairs if predicted_pairs else 1.0,
+        "recall": true_positive / true_pairs if true_pairs else 1.0,
+        "true_pairs": true_pairs,
+        "predicted_pairs": predicted_pairs,
+        "false_pairs": predicted_pairs - true_positive,
+        "missed_pairs": true_pairs - true_positive,
+        "children_split": sum(1 for c in clusters_of.values() if len(c) > 1),
+        "clusters_merging_children": sum(1 for c in children_in.values() if len(c) > 1),
+    }
+
+
+def evaluate(url: str, directory: Path) -> dict[str, Any]:
+    """Score what the loads put in the index against ground_truth.csv."""
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactpoint.settings")
+    import django
+
+    django.setup()
+    from contactpoint.feeds.models import LoadRow, SourceRecord
+    from contactpoint.synthetic.feeds import read_ground_truth
+
+    truth = read_ground_truth(directory / "ground_truth.csv")
+    linked: dict[tuple[str, str], Any] = {}
+    in_review = 0
+    for code, record_id, child_id, state in SourceRecord.objects.values_list(
+        "source__code", "source_record_id", "child_id", "state"
+    ).iterator(chunk_size=20_000):
+        if state == "linked":
+            linked[(code, record_id)] = child_id
+        elif state == "in_review":
+            in_review += 1
+    outcomes = collections.Counter(LoadRow.objects.values_list("outcome", flat=True).iterator())
+    rejected = {
+        (code, record_id)
+        for code, record_id in LoadRow.objects.filter(outcome="rejected").values_list(
+            "load__source__code", "source_record_id"
+        )
+    }
+    accepted_truth = {k: v for k, v in truth.items() if k not in rejected}
+    records = len(truth)
+    return {
+        "records": records,
+        "children": len(set(truth.values())),
+        "outcomes": dict(outcomes),
+        "review_share": in_review / records,
+        "rejected_share": outcomes.get("rejected", 0) / records,
+        "all_records": pairwise(truth, linked),
+        "accepted_records": pairwise(accepted_truth, linked),
+    }
+
+
+def dedupe(directory: Path) -> dict[str, Any]:
+    """The initial-national-load path: cluster all files at once with Splink on DuckDB."""
+    from contactpoint.feeds.batch import match_records
+    from contactpoint.matching.model import current_model
+    from contactpoint.matching.training import dedupe_table, features_table
+    from contactpoint.synthetic.feeds import read_ground_truth
+
+    files = [directory / f"{code}.csv" for code in SOURCES]
+    started = time.monotonic()
+    table = features_table(match_records(files))
+    prepared = time.monotonic() - started
+    result = dedupe_table(table, current_model())
+    truth = read_ground_truth(directory / "ground_truth.csv")
+    predicted = {tuple(uid.split(":", 1)): cluster for uid, cluster in result.clusters.items()}
+    return {
+        "records": table.num_rows,
+        "seconds_reading": round(prepared, 1),
+        "seconds_splink": round(result.seconds, 1),
+        "pairs_scored": result.pairs_scored,
+        "records_per_second": round(table.num_rows / (prepared + result.seconds)),
+        "peak_rss_mib": round(psutil.Process().memory_info().rss / 2**20),
+        **pairwise(truth, predicted),  # type: ignore[arg-type]
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--children", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--concurrent", action="store_true", help="load the three sources at once")
+    parser.add_argument(
+        "--dedupe", action="store_true", help="also batch-dedupe with Splink/DuckDB"
+    )
+    parser.add_argument("--feeds-dir", type=Path, help="reuse feeds written here (default var/)")
+    args = parser.parse_args()
+
+    url = args.database_url
+    recreate_database(url)
+    directory = args.feeds_dir or ROOT / "var" / f"bench-feeds-{args.children}-{args.seed}"
+    env = {**os.environ, "DATABASE_URL": url, "CONTACTPOINT_ENV": "demo"}
+    print(f"Machine: {json.dumps(machine())}")
+    run(env, "migrate", "--no-input", "-v0")
+    started = time.monotonic()
+    run(
+        env,
+        "generate_feeds",
+        str(directory),
+        "--children",
+        str(args.children),
+        "--seed",
+        str(args.seed),
+        "-v0",
+    )
+    generated = time.monotonic() - started
+    run(env, "feeds", "register-synthetic", str(directory))
+    sizes = {
+        code: sum(1 for _ in (directory / f"{code}.csv").open(encoding="utf-8")) - 1
+        for code in SOURCES
+    }
+    total = sum(sizes.values())
+    print(
+        f"Data: {args.children:,} children, {total:,} source records ({sizes}); feeds written in {generated:.0f}s"
+    )
+
+    loads: list[dict[str, Any]] = []
+    if args.concurrent:
+        processes = [start_load(env, directory, code) for code in SOURCES]
+        seconds, peaks, server_peak = watch(processes)
+        loads.append(
+            {
+                "sources": list(SOURCES),
+                "records": total,
+                "seconds": round(seconds, 1),
+                "records_per_second": round(total / seconds),
+                "peak_rss_mib_per_loader": [round(v / 2**20) for v in peaks.values()],
+                "peak_postgres_rss_mib": round(server_peak / 2**20),
+            }
+        )
+        load_seconds = seconds
+    else:
+        load_seconds = 0.0
+        for code in SOURCES:
+            process = start_load(env, directory, code)
+            seconds, peaks, server_peak = watch([process])
+            load_seconds += seconds
+            loads.append(
+                {
+                    "source": code,
+                    "records": sizes[code],
+                    "seconds": round(seconds, 1),
+                    "records_per_second": round(sizes[code] / seconds),
+                    "peak_rss_mib": round(max(peaks.values()) / 2**20),
+                    "peak_postgres_rss_mib": round(server_peak / 2**20),
+                    "summary": process.stdout.read().strip().splitlines()[0]
+                    if process.stdout
+                    else "",
+                }
+            )
+            print(
+                f"  {code}: {sizes[code]:,} records in {seconds:.1f}s ({sizes[code] / seconds:,.0f}/s)"
+            )
+    print(
+        f"Loaded {total:,} records in {load_seconds:.1f}s: {total / load_seconds:,.0f} records/s end to end"
+    )
+
+    accuracy = evaluate(url, directory)
+    result: dict[str, Any] = {
+        "benchmark": "matching",
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "children": args.children,
+        "records": total,
+        "concurrent": args.concurrent,
+        "loads": loads,
+        "records_per_second": round(total / load_seconds),
+        "accuracy": accuracy,
+    }
+    if args.dedupe:
+        result["batch_dedupe_duckdb"] = dedupe(directory)
+    a, r = accuracy["all_records"], accuracy["accepted_records"]
+    print(
+        f"Precision {a['precision']:.5f}  recall {a['recall']:.5f} (all records), "
+        f"{r['recall']:.5f} (records not rejected)"
+    )
+    print(
+        f"Review share {accuracy['review_share']:.4%}, rejected {accuracy['rejected_share']:.4%}; "
+        f"false pairs {a['false_pairs']:,}, missed pairs {a['missed_pairs']:,}, "
+        f"children split {a['children_split']:,}, clusters merging children {a['clusters_merging_children']:,}"
+    )
+    if args.dedupe:
+        d = result["batch_dedupe_duckdb"]
+        print(
+            f"Batch dedupe (Splink on DuckDB): {d['records']:,} records in "
+            f"{d['seconds_reading'] + d['seconds_splink']:.0f}s, precision {d['precision']:.5f}, "
+            f"recall {d['recall']:.5f}"
+        )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"matching-{args.children}-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"Results: {out}")
+
+
+if __name__ == "__main__":
+    main()
