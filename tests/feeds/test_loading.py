@@ -230,6 +230,33 @@ def test_a_death_reported_by_a_feed_is_recorded(education: SourceSystem, tmp_pat
     assert child.status == "deceased" and child.died_on is not None
 
 
+def test_a_record_without_a_known_la_links_to_a_known_child_but_cannot_create_one(
+    education: SourceSystem, make_source: Any, tmp_path: Path
+) -> None:
+    from contactpoint.access.models import Organisation
+
+    national = Organisation.objects.get(kind="national_team")
+    load_file(source=education, path=write_csv(tmp_path / "e.csv", [amelia()]))
+    benefit = make_source("nw-benefit", "child_benefit", ("child", "address", "carers"))
+    benefit.organisation = national
+    benefit.save()
+    no_address = {
+        "address_line_1": "",
+        "town": "",
+        "postcode": "",
+        "school_urn": "",
+        "school_start_date": "",
+    }
+    rows = [
+        amelia(source_record_id="CHB-1", **no_address),
+        amelia(source_record_id="CHB-2", given_names="Oscar", family_name="Nakamura", **no_address),
+    ]
+    load = load_file(source=benefit, path=write_csv(tmp_path / "b.csv", rows)).load
+    assert [o for _, o, _ in outcomes(load)] == ["linked", "rejected"]
+    assert "cannot tell which local authority" in outcomes(load)[1][2]
+    assert Child.objects.count() == 1
+
+
 def test_every_load_is_audited(education: SourceSystem, tmp_path: Path) -> None:
     load = load_file(source=education, path=write_csv(tmp_path / "a.csv", [amelia()])).load
     completed = AuditEvent.objects.get(action="feeds.load_completed")

@@ -125,9 +125,10 @@ def test_the_responsible_la_comes_from_the_postcode_before_the_source() -> None:
     assert parsed.record.responsible_la_ons_code == "E08000001"  # type: ignore[union-attr]
 
 
-def test_without_a_postcode_or_la_and_a_national_source_the_row_is_refused() -> None:
+def test_without_a_postcode_or_la_from_a_national_source_the_la_is_left_unknown() -> None:
     row = amelia(address_line_1="", town="", postcode="")
-    assert "cannot tell which local authority" in reasons(row, context(organisation_la_code=""))
+    parsed = parse(row, context(organisation_la_code=""))
+    assert parsed.record is not None and parsed.record.responsible_la_ons_code == ""
 
 
 def test_a_partial_address_is_noted_not_stored_and_still_matched_on() -> None:

@@ -47,7 +47,13 @@ from contactpoint.feeds.models import (
 from contactpoint.feeds.precedence import current_precedence
 from contactpoint.feeds.schema import EventType
 from contactpoint.feeds.serialise import record_from_json, record_to_json
-from contactpoint.feeds.validation import ParsedRow, RowContext, RowRejected, parse_row
+from contactpoint.feeds.validation import (
+    NO_RESPONSIBLE_LA,
+    ParsedRow,
+    RowContext,
+    RowRejected,
+    parse_row,
+)
 from contactpoint.index import contactpoint_id as cp_ids
 from contactpoint.index.linkage import (
     PART_MODELS,
@@ -160,7 +166,7 @@ class _BatchWork:
     updated_records: list[SourceRecord] = field(default_factory=list)
     touched_children: set[int] = field(default_factory=set)
     new_children: dict[int, list[ChildRecord]] = field(default_factory=dict)
-    reviews: list[tuple[SourceRecord, MatchDecision, str, bool]] = field(default_factory=list)
+    reviews: list[tuple[SourceRecord, MatchDecision, int, bool]] = field(default_factory=list)
     staged: set[int] = field(default_factory=set)
     reports: dict[int, ChildRecord] = field(default_factory=dict)  # by id(SourceRecord)
     new_shielded: list[tuple[int, MatchRecord]] = field(default_factory=list)
@@ -506,6 +512,12 @@ class FeedLoader:
                         weight,
                     )
                 )
+            elif decision.outcome is Outcome.NEW and not row.record.responsible_la_ons_code:
+                work.results.append(
+                    RowResult(
+                        row.line, row.source_record_id, RowOutcome.REJECTED, NO_RESPONSIBLE_LA
+                    )
+                )
             elif decision.outcome is Outcome.NEW:
                 child_key = pending.add(row.match)
                 record.state = SourceRecordState.LINKED
@@ -523,13 +535,17 @@ class FeedLoader:
                         weight,
                     )
                 )
+            elif (review_la := self._review_la(row, decision)) is None:
+                work.results.append(
+                    RowResult(
+                        row.line, row.source_record_id, RowOutcome.REJECTED, NO_RESPONSIBLE_LA
+                    )
+                )
             else:
                 record.state = SourceRecordState.IN_REVIEW
                 record.child = None
                 involves_shielded = any(c.candidate.is_shielded for c in decision.candidates)
-                work.reviews.append(
-                    (record, decision, row.record.responsible_la_ons_code, involves_shielded)
-                )
+                work.reviews.append((record, decision, review_la, involves_shielded))
                 self._stage(record, work)
                 work.results.append(
                     RowResult(
@@ -541,6 +557,16 @@ class FeedLoader:
                         weight,
                     )
                 )
+
+    def _review_la(self, row: ParsedRow, decision: MatchDecision) -> int | None:
+        """Whose queue: the record's responsible LA, else its best candidate's."""
+        assert row.record is not None
+        code = row.record.responsible_la_ons_code
+        if code:
+            return int(self.la_ids[code])
+        best = decision.best
+        la_id = best.candidate.extra.get("responsible_la_id") if best else None
+        return la_id if isinstance(la_id, int) else None
 
     def _reason(self, decision: MatchDecision, row: ParsedRow) -> str:
         """The report's reason: why not linked when a candidate was close, plus row notes."""
@@ -757,7 +783,7 @@ class FeedLoader:
                 source_record__in=[r for r, *_ in work.reviews if r.pk], status="open"
             )
         }
-        for record, decision, la_code, involves_shielded in work.reviews:
+        for record, decision, la_id, involves_shielded in work.reviews:
             candidates = [
                 {"child_id": child_id_of(c.child_id), "explanation": c.score.as_dict()}
                 for c in decision.candidates
@@ -765,7 +791,7 @@ class FeedLoader:
             item = open_items.get(record.pk)
             if item is None:
                 item = ReviewItem(kind=ReviewKind.INCOMING, source_record=record)
-            item.local_authority_id = self.la_ids[la_code]
+            item.local_authority_id = la_id
             item.candidates = candidates
             item.reason = decision.reason[:200]
             item.involves_shielded = involves_shielded

@@ -11,6 +11,7 @@ records (CONVENTIONS 3). Shielding is never lost by a decision (issue 5, item 5)
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -264,6 +265,8 @@ def create_child_from_record(*, officer: User, item: ReviewItem) -> Child:
         raise ReviewRefused("only an incoming record can become a new child")
     record = SourceRecord.objects.select_for_update().get(pk=item.source_record.pk)
     report = record_from_json(record.report)
+    if not report.responsible_la_ons_code:  # a national source: the queue's LA is responsible
+        report = dataclasses.replace(report, responsible_la_ons_code=item.local_authority.ons_code)
     child = linkage.create_child_from_reports(
         reports=[report], precedence=current_precedence(), feed_sources=_feed_sources()
     )

@@ -194,6 +194,12 @@ UK_POSTCODE_AREAS = frozenset(
 )
 
 
+NO_RESPONSIBLE_LA = (
+    "local_authority: cannot tell which local authority is responsible for a child "
+    "ContactPoint does not hold yet (send local_authority or a postcode in England)"
+)
+
+
 class RowRejected(Exception):
     """A row that cannot be loaded; `reasons` are written to the load report."""
 
@@ -663,7 +669,8 @@ def _event_fields(
 
 
 def _responsible_la(check: _Checker, postcode: str) -> str:
-    """The LA named in the row, else the one the postcode lies in, else the source's own."""
+    """The LA named in the row, else the one the postcode lies in, else the source's own, else
+    empty (see NO_RESPONSIBLE_LA)."""
     code = check.get("local_authority")
     if code:
         if check.context.check_references and code not in check.context.la_codes:
@@ -675,10 +682,6 @@ def _responsible_la(check: _Checker, postcode: str) -> str:
             return check.context.district_la[district]
     if check.context.organisation_la_code:
         return check.context.organisation_la_code
-    if not check.context.check_references:
-        return ""
-    check.fail(
-        "local_authority: cannot tell which local authority is responsible "
-        "(send local_authority or a postcode in England)"
-    )
+    # Not a reason to refuse the row yet: a record of a child the index already holds does not
+    # need it (the child has an LA). The loader refuses it only if it would create a child.
     return ""

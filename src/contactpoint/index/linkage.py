@@ -185,7 +185,8 @@ def merge_reports(reports: Sequence[ChildRecord], precedence: FieldPrecedence) -
     known_gender = [r for r in by[P.GENDER] if r.gender not in (Gender.NOT_KNOWN, "")]
     gender_report = (known_gender or by[P.GENDER])[0]
     dob_report = by[P.DATE_OF_BIRTH][0]
-    la_report = by[P.RESPONSIBLE_LA][0]
+    # A report may not know the LA (a national source, no address): it does not vote.
+    la_report = next((r for r in by[P.RESPONSIBLE_LA] if r.responsible_la_ons_code), reports[0])
     name_report = by[P.NAME][0]
 
     # Death is final whoever reports it; otherwise the most recent report's event stands.
