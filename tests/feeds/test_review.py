@@ -41,7 +41,7 @@ def unsure_health_record(**changes: str) -> dict[str, str]:
 
 
 def education_amelia(**changes: str) -> dict[str, str]:
-    return amelia(date_of_birth=AMELIA_DOB, nhs_number="9434765919", **changes)
+    return amelia(**{"date_of_birth": AMELIA_DOB, "nhs_number": "9434765919", **changes})
 
 
 @pytest.fixture

@@ -146,3 +146,31 @@ def test_an_unknown_decision_is_refused_with_a_message(
     )
     assert "choose what to do" in response.content.decode()
     assert ReviewItem.objects.get().status == "open"
+
+
+def test_a_record_matching_two_children_raises_a_possible_duplicate_to_merge(
+    education: SourceSystem,
+    health: SourceSystem,
+    make_source: Callable[..., SourceSystem],
+    tmp_path: Path,
+    officer_client: tuple[Client, User],
+) -> None:
+    item = raise_item(education, health, tmp_path)
+    client, officer = officer_client
+    review.create_child_from_record(officer=officer, item=item)  # now two Amelias
+    benefit = make_source("nw-benefit", "child_benefit", ("child", "address", "carers"))
+    third = education_amelia(
+        source_record_id="CHB-1", school_urn="", school_start_date="", nhs_number=""
+    )
+    load_file(source=benefit, path=write_csv(tmp_path / "b.csv", [third]))
+    duplicate = ReviewItem.objects.get(kind="possible_duplicate")
+    assert {duplicate.child_id, duplicate.other_child_id} == set(
+        Child.objects.values_list("pk", flat=True)
+    )
+    page = client.get(f"/review/{review.item_reference(duplicate)}").content.decode()
+    assert "They are one child: merge" in page
+    client.post(
+        f"/review/{review.item_reference(duplicate)}", {"action": "merge", "reason": "same girl"}
+    )
+    assert Child.objects.count() == 1 and ChildMerge.objects.count() == 1
+    assert AuditEvent.objects.filter(action=review.AuditAction.MERGED).count() == 1

@@ -796,6 +796,43 @@ class FeedLoader:
             item.reason = decision.reason[:200]
             item.involves_shielded = involves_shielded
             item.save()
+            if decision.possible_duplicate is not None:
+                self._raise_possible_duplicate(decision, la_id, child_id_of)
+
+    def _raise_possible_duplicate(
+        self,
+        decision: MatchDecision,
+        la_id: int,
+        child_id_of: Callable[[int | None], int | None],
+    ) -> None:
+        """Two children one record matches equally well: ask whether they are one child."""
+        assert decision.possible_duplicate is not None
+        first, second = decision.possible_duplicate
+        ids = sorted(
+            i for i in (child_id_of(first.child_id), child_id_of(second.child_id)) if i is not None
+        )
+        if len(ids) != 2:
+            return
+        already = ReviewItem.objects.filter(
+            kind=ReviewKind.POSSIBLE_DUPLICATE,
+            status="open",
+            child_id=ids[0],
+            other_child_id=ids[1],
+        ).exists()
+        if already:
+            return
+        ReviewItem.objects.create(
+            kind=ReviewKind.POSSIBLE_DUPLICATE,
+            local_authority_id=la_id,
+            child_id=ids[0],
+            other_child_id=ids[1],
+            candidates=[
+                {"child_id": ids[0], "explanation": first.score.as_dict()},
+                {"child_id": ids[1], "explanation": second.score.as_dict()},
+            ],
+            reason="a record matched both children strongly: are they one child?",
+            involves_shielded=first.candidate.is_shielded or second.candidate.is_shielded,
+        )
 
 
 def _source_record_row(record: SourceRecord) -> dict[str, Any]:

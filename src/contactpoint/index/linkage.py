@@ -950,7 +950,14 @@ def merge_children(
 def _move_related(source: Child, target: Child) -> dict[str, list[dict[str, Any]]]:
     """Re-point every row that refers to `source` at `target`, demoting clashing singletons."""
     moved: dict[str, list[dict[str, Any]]] = {}
-    for relation in Child._meta.related_objects:
+    # include_hidden: relations declared with related_name="+" point at the child too, and
+    # would otherwise be deleted with it rather than moved.
+    relations = [
+        f
+        for f in Child._meta.get_fields(include_hidden=True)
+        if isinstance(f, models.ForeignObjectRel) and not f.many_to_many
+    ]
+    for relation in relations:
         model = relation.related_model
         if not isinstance(relation.field, models.ForeignKey):
             continue

@@ -56,6 +56,8 @@ class MatchDecision:
     reason: str
     best: ScoredCandidate | None
     candidates: tuple[ScoredCandidate, ...]  # the ones worth showing, best first
+    # Two existing children this record suggests are one (for a possible-duplicate item).
+    possible_duplicate: tuple[ScoredCandidate, ScoredCandidate] | None = None
 
     @property
     def child_id(self) -> int | None:
@@ -114,6 +116,7 @@ def decide(model: MatchModel, scored: list[ScoredCandidate], *, source: str = ""
                 "two children match strongly: the index may hold a duplicate",
                 best,
                 shown or (best,),
+                possible_duplicate=(best, rivals[0]),
             )
         if (
             best.score.level("name") in TWIN_NAME_LEVELS
