@@ -670,12 +670,12 @@ class FeedLoader:
         }
         reports_by_child: dict[int, list[ChildRecord]] = {cid: [] for cid in touched}
         if touched:
-            for record in SourceRecord.objects.filter(
+            for source_id, record_id, child_id, report in SourceRecord.objects.filter(
                 child_id__in=touched, state=SourceRecordState.LINKED
-            ):
-                if (record.source_id, record.source_record_id) in staged:
+            ).values_list("source_id", "source_record_id", "child_id", "report"):
+                if (source_id, record_id) in staged:
                     continue
-                reports_by_child[record.child_id].append(record_from_json(record.report))  # type: ignore[index]
+                reports_by_child[child_id].append(record_from_json(report))
             for record in staged.values():
                 if record.state == SourceRecordState.LINKED and record.child_id in reports_by_child:
                     # The batch's own reports are still in hand: no need to decode them again.

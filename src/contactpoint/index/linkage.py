@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import operator
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -456,18 +457,23 @@ def insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     columns = _model_columns(model)
+    getter = operator.itemgetter(*columns)
+
+    def values_of(row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(getter(row))
+
     table = connection.ops.quote_name(model._meta.db_table)
     quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(tuple(row[c] for c in columns))
+                    copy.write_row(values_of(row))
         else:
             marks = ", ".join(["%s"] * len(columns))
             cursor.executemany(
                 f"INSERT INTO {table} ({quoted}) VALUES ({marks})",  # noqa: S608 (names from model meta)
-                [tuple(row[c] for c in columns) for row in rows],
+                [values_of(row) for row in rows],
             )
 
 
