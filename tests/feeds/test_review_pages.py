@@ -22,10 +22,15 @@ pytestmark = pytest.mark.django_db
 
 
 def raise_item(
-    education: SourceSystem, health: SourceSystem, tmp_path: Path, **flags: str
+    education: SourceSystem,
+    health: SourceSystem,
+    tmp_path: Path,
+    given: str = "Millie",
+    **flags: str,
 ) -> ReviewItem:
     load_file(source=education, path=write_csv(tmp_path / "e.csv", [education_amelia(**flags)]))
-    load_file(source=health, path=write_csv(tmp_path / "h.csv", [unsure_health_record()]))
+    health_row = unsure_health_record(given_names=given)
+    load_file(source=health, path=write_csv(tmp_path / "h.csv", [health_row]))
     return ReviewItem.objects.get()
 
 
@@ -155,9 +160,9 @@ def test_a_record_matching_two_children_raises_a_possible_duplicate_to_merge(
     tmp_path: Path,
     officer_client: tuple[Client, User],
 ) -> None:
-    item = raise_item(education, health, tmp_path)
+    item = raise_item(education, health, tmp_path, given="Amelia Rose")
     client, officer = officer_client
-    review.create_child_from_record(officer=officer, item=item)  # now two Amelias
+    review.create_child_from_record(officer=officer, item=item)  # now two identical Amelias
     benefit = make_source("nw-benefit", "child_benefit", ("child", "address", "carers"))
     third = education_amelia(
         source_record_id="CHB-1", school_urn="", school_start_date="", nhs_number=""

@@ -232,3 +232,21 @@ def test_a_shielded_stranger_found_only_by_the_sweep_does_not_count() -> None:
 
 def test_comparison_vector_has_one_level_per_comparison() -> None:
     assert len(comparison_vector(record(), record())) == len(COMPARISONS)
+
+
+def test_the_child_whose_names_agree_wins_over_a_twin_with_more_fields_on_record() -> None:
+    incoming = record(carers=(), school_urns=frozenset())
+    twin = candidate(1, given="Grace Ella", school_urns=frozenset({"105432"}))
+    child = candidate(2, carers=(), places=())
+    found = scored(incoming, (twin, "dob_family_phonetic"), (child, "dob_given"))
+    assert found[0].child_id == 1  # the twin scores higher on the numbers alone
+    decision = decide(current_model(), found)
+    assert decision.outcome is Outcome.LINK and decision.child_id == 2
+
+
+def test_a_sibling_with_a_similar_name_is_no_rival_to_an_exact_match() -> None:
+    sibling = candidate(2, given="Amelie")
+    decision = decide(
+        current_model(), scored(record(), (candidate(1), "dob_given"), (sibling, "dob_given"))
+    )
+    assert decision.outcome is Outcome.LINK and decision.child_id == 1

@@ -99,16 +99,25 @@ def decide(model: MatchModel, scored: list[ScoredCandidate], *, source: str = ""
         return MatchDecision(Outcome.NEW, "no candidate", None, ())
     best = relevant[0]
     shielded = [s for s in relevant if s.candidate.is_shielded]
+    # A twin can outweigh the child itself (it may have more fields on record), so among the
+    # candidates above the link threshold, those whose names agree come first.
+    named = [
+        s
+        for s in relevant
+        if s.score.weight >= limits.link and s.score.level("name") not in TWIN_NAME_LEVELS
+    ]
+    if named:
+        best = named[0]
 
     if best.score.weight >= limits.link:
-        # A rival is another child who also looks like this one, not a twin who agrees
-        # on everything but the given name.
+        # A rival is another child who also looks like this one: not a twin who agrees on
+        # everything but the given name, nor a sibling whose name is only close when this
+        # child's agrees exactly.
         rivals = [
             s
-            for s in relevant[1:]
-            if s.score.weight >= limits.link
-            and s.child_id != best.child_id
-            and s.score.level("name") not in TWIN_NAME_LEVELS
+            for s in named[1:]
+            if s.child_id != best.child_id
+            and (best.score.level("name") != "exact" or s.score.level("name") == "exact")
         ]
         if rivals:
             return MatchDecision(
