@@ -498,4 +498,6 @@ class ChildMerge(models.Model):
         ordering = ["-merged_at"]
 
     def __str__(self) -> str:
-        return f"{contactpoint_id.display(self.absorbed_contactpoint_id)} merged into {self.survivor}"
+        return (
+            f"{contactpoint_id.display(self.absorbed_contactpoint_id)} merged into {self.survivor}"
+        )
