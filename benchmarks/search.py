@@ -62,18 +62,62 @@ QUERY_MIX: dict[str, float] = {
 # Respellings that sound the same (the errors people make when a name is spoken to them), as
 # regular expressions on the lower-cased name: "$" anchors an ending (Sophy/Sophie).
 _RESPELLINGS = (
-    ("ph", "f"), ("f(?!f)", "ph"), ("ck", "k"), ("(?<!c)k", "ck"), ("ie$", "y"), ("y$", "ie"),
-    ("ey$", "y"), ("(?<=[^aeiou])i(?=[^aeiou])", "y"), ("(?<=[^aeiou])y(?=[^aeiou])", "i"),
-    ("ee", "ea"), ("ea", "ee"), ("son$", "sen"), ("sen$", "son"), ("ll", "l"), ("tt", "t"),
-    ("nn", "n"), ("mm", "m"), ("ss", "s"), ("z", "s"), ("(?<=[aeiou])s(?=[aeiou])", "z"),
-    ("ai", "ay"), ("ay", "ai"), ("c(?=[aou])", "k"), ("th", "t"), ("ae", "e"), ("our", "or"),
-    ("(?<=[aeiou])l(?=[aeiou])", "ll"), ("(?<=[aeiou])n(?=[aeiou])", "nn"),
+    ("ph", "f"),
+    ("f(?!f)", "ph"),
+    ("ck", "k"),
+    ("(?<!c)k", "ck"),
+    ("ie$", "y"),
+    ("y$", "ie"),
+    ("ey$", "y"),
+    ("(?<=[^aeiou])i(?=[^aeiou])", "y"),
+    ("(?<=[^aeiou])y(?=[^aeiou])", "i"),
+    ("ee", "ea"),
+    ("ea", "ee"),
+    ("son$", "sen"),
+    ("sen$", "son"),
+    ("ll", "l"),
+    ("tt", "t"),
+    ("nn", "n"),
+    ("mm", "m"),
+    ("ss", "s"),
+    ("z", "s"),
+    ("(?<=[aeiou])s(?=[aeiou])", "z"),
+    ("ai", "ay"),
+    ("ay", "ai"),
+    ("c(?=[aou])", "k"),
+    ("th", "t"),
+    ("ae", "e"),
+    ("our", "or"),
+    ("(?<=[aeiou])l(?=[aeiou])", "ll"),
+    ("(?<=[aeiou])n(?=[aeiou])", "nn"),
 )
 _KEYBOARD = {
-    "a": "qsz", "b": "vn", "c": "xv", "d": "sf", "e": "wr", "f": "dg", "g": "fh", "h": "gj",
-    "i": "uo", "j": "hk", "k": "jl", "l": "k", "m": "n", "n": "bm", "o": "ip", "p": "o",
-    "q": "wa", "r": "et", "s": "ad", "t": "ry", "u": "yi", "v": "cb", "w": "qe", "x": "zc",
-    "y": "tu", "z": "x",
+    "a": "qsz",
+    "b": "vn",
+    "c": "xv",
+    "d": "sf",
+    "e": "wr",
+    "f": "dg",
+    "g": "fh",
+    "h": "gj",
+    "i": "uo",
+    "j": "hk",
+    "k": "jl",
+    "l": "k",
+    "m": "n",
+    "n": "bm",
+    "o": "ip",
+    "p": "o",
+    "q": "wa",
+    "r": "et",
+    "s": "ad",
+    "t": "ry",
+    "u": "yi",
+    "v": "cb",
+    "w": "qe",
+    "x": "zc",
+    "y": "tu",
+    "z": "x",
 }
 
 
@@ -148,7 +192,13 @@ def age_on(born: dt.date, today: dt.date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
-def make_query(kind: str, child: Target, rng: random.Random, nicknames: dict[str, tuple[str, ...]], today: dt.date) -> Query | None:
+def make_query(
+    kind: str,
+    child: Target,
+    rng: random.Random,
+    nicknames: dict[str, tuple[str, ...]],
+    today: dt.date,
+) -> Query | None:
     """A query of this kind for this child, or None when the child does not lend itself to it."""
     given, family, born = child.given, child.family, child.date_of_birth
     whole = born.isoformat()
@@ -218,7 +268,9 @@ def percentile(sorted_values: list[float], share: float) -> float:
     return sorted_values[index]
 
 
-def summarise(latencies: list[float], hits: list[bool], too_many: list[bool], seconds: float) -> dict[str, Any]:
+def summarise(
+    latencies: list[float], hits: list[bool], too_many: list[bool], seconds: float
+) -> dict[str, Any]:
     ordered = sorted(latencies)
     answered = [hit for hit, many in zip(hits, too_many, strict=True) if not many]
     return {
@@ -328,7 +380,9 @@ def bench_user() -> Any:
             first_name="Bench",
             last_name="Practitioner",
             role=Role.PRACTITIONER,
-            organisation=Organisation.objects.get(kind="local_authority", local_authority__ons_code="E08000003"),
+            organisation=Organisation.objects.get(
+                kind="local_authority", local_authority__ons_code="E08000003"
+            ),
             vetting_certificate_masked="****0000",
             vetting_issued_on=today - dt.timedelta(days=30),
             vetting_recorded_at=now,
@@ -358,7 +412,9 @@ def run_in_process(queries: list[Query], *, warm_up: list[Query]) -> dict[str, A
     for query in warm_up:  # not measured: fills the caches a running service would have warm
         search_children(viewer=viewer, criteria=criteria_of(query), purpose="safeguarding_concern")
     prepared = [(q, criteria_of(q)) for q in queries]
-    by_kind: dict[str, tuple[list[float], list[bool], list[bool]]] = defaultdict(lambda: ([], [], []))
+    by_kind: dict[str, tuple[list[float], list[bool], list[bool]]] = defaultdict(
+        lambda: ([], [], [])
+    )
     everything: tuple[list[float], list[bool], list[bool]] = ([], [], [])
     ranks: list[int] = []
     started = time.perf_counter()
@@ -385,7 +441,8 @@ def run_in_process(queries: list[Query], *, warm_up: list[Query]) -> dict[str, A
     return {
         "overall": overall,
         "by_kind": {
-            kind: summarise(*values, sum(values[0]) / 1000) for kind, values in sorted(by_kind.items())
+            kind: summarise(*values, sum(values[0]) / 1000)
+            for kind, values in sorted(by_kind.items())
         },
     }
 
@@ -409,8 +466,16 @@ def run_over_http(queries: list[Query], *, clients: int, workers: int) -> dict[s
     port = _free_port()
     server = subprocess.Popen(  # noqa: S603 (our interpreter, fixed arguments)
         [
-            sys.executable, "-m", "gunicorn", "contactpoint.wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "contactpoint.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
         ],
         env={**os.environ, "CONTACTPOINT_DEBUG": "false"},
         cwd=ROOT,
@@ -450,7 +515,12 @@ def run_over_http(queries: list[Query], *, clients: int, workers: int) -> dict[s
                 ids = [r["contactpoint_id"] for r in answer.get("results", [])]
                 with lock:
                     results.append(
-                        (elapsed, query.target in ids, answer.get("outcome") == "too_many", response.status)
+                        (
+                            elapsed,
+                            query.target in ids,
+                            answer.get("outcome") == "too_many",
+                            response.status,
+                        )
                     )
 
         started = time.perf_counter()
@@ -466,7 +536,9 @@ def run_over_http(queries: list[Query], *, clients: int, workers: int) -> dict[s
     statuses: dict[int, int] = defaultdict(int)
     for *_, code in results:
         statuses[code] += 1
-    summary = summarise([r[0] for r in results], [r[1] for r in results], [r[2] for r in results], seconds)
+    summary = summarise(
+        [r[0] for r in results], [r[1] for r in results], [r[2] for r in results], seconds
+    )
     summary.update({"clients": clients, "gunicorn_workers": workers, "statuses": dict(statuses)})
     return summary
 
@@ -494,7 +566,9 @@ def data_size() -> dict[str, Any]:
     }
 
 
-def run_one(size: int, *, queries: int, seed: int, http_clients: int, http_workers: int) -> dict[str, Any]:
+def run_one(
+    size: int, *, queries: int, seed: int, http_clients: int, http_workers: int
+) -> dict[str, Any]:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactpoint.settings")
     import django
 
@@ -527,7 +601,12 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"cores": os.cpu_count(), "cpu": cpu, "memory_gib": round(memory_gib, 1), "python": sys.version.split()[0]}
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(memory_gib, 1),
+        "python": sys.version.split()[0],
+    }
 
 
 def database_url_for(base: str, size: int) -> str:
@@ -567,8 +646,19 @@ def ensure_population(url: str, size: int, *, seed: int, fresh: bool) -> None:
         raise SystemExit(f"{name} holds {children:,} children, not {size:,}: rerun with --fresh")
     print(f"  generating {size:,} children into {name} (seed {seed})...", flush=True)
     subprocess.run(  # noqa: S603
-        [*command, "generate", "--children", str(size), "--seed", str(seed), "--authorities", "all"],
-        env=env, cwd=ROOT, check=True,
+        [
+            *command,
+            "generate",
+            "--children",
+            str(size),
+            "--seed",
+            str(seed),
+            "--authorities",
+            "all",
+        ],
+        env=env,
+        cwd=ROOT,
+        check=True,
     )
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
@@ -590,26 +680,35 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated child counts")
     parser.add_argument("--database-url", default=DEFAULT_URL, help="base URL; _<size> is appended")
     parser.add_argument("--queries", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=4, help="for both the population and the queries")
+    parser.add_argument(
+        "--seed", type=int, default=4, help="for both the population and the queries"
+    )
     parser.add_argument("--fresh", action="store_true", help="regenerate the population")
     parser.add_argument("--http", action="store_true", help="also measure over HTTP (gunicorn)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients")
-    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default 2 x cores)")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="gunicorn workers (default 2 x cores)"
+    )
     parser.add_argument("--run-one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     workers = args.workers or 2 * (os.cpu_count() or 1)
 
     if args.run_one:
         result = run_one(
-            args.run_one, queries=args.queries, seed=args.seed,
-            http_clients=args.clients if args.http else 0, http_workers=workers,
+            args.run_one,
+            queries=args.queries,
+            seed=args.seed,
+            http_clients=args.clients if args.http else 0,
+            http_workers=workers,
         )
         print(json.dumps(result, default=str))
         return
 
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     info = machine()
-    print(f"machine: {info['cores']} cores ({info['cpu']}), {info['memory_gib']} GiB RAM, Python {info['python']}")
+    print(
+        f"machine: {info['cores']} cores ({info['cpu']}), {info['memory_gib']} GiB RAM, Python {info['python']}"
+    )
     runs = []
     for size in sizes:
         url = database_url_for(args.database_url, size)
@@ -617,12 +716,25 @@ def main(argv: list[str] | None = None) -> None:
         ensure_population(url, size, seed=args.seed, fresh=args.fresh)
         completed = subprocess.run(  # noqa: S603 (this script, fixed arguments)
             [
-                sys.executable, __file__, "--run-one", str(size), "--queries", str(args.queries),
-                "--seed", str(args.seed), "--clients", str(args.clients), "--workers", str(workers),
+                sys.executable,
+                __file__,
+                "--run-one",
+                str(size),
+                "--queries",
+                str(args.queries),
+                "--seed",
+                str(args.seed),
+                "--clients",
+                str(args.clients),
+                "--workers",
+                str(workers),
                 *(["--http"] if args.http else []),
             ],
             env={**os.environ, "DATABASE_URL": url, "CONTACTPOINT_DEBUG": "false"},
-            cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+            check=False,
         )
         if completed.returncode != 0:
             raise SystemExit(f"the {size:,}-children run failed (exit {completed.returncode})")
@@ -636,16 +748,22 @@ def main(argv: list[str] | None = None) -> None:
             f"(PostgreSQL {data['postgresql']}, shared_buffers {data['shared_buffers']})"
         )
         print_summary("in-process, all", result["in_process"]["overall"])
-        print(f"  {'':<22} top-1 (intended child ranked first): {result['in_process']['overall']['top_1']:.1%}")
+        print(
+            f"  {'':<22} top-1 (intended child ranked first): {result['in_process']['overall']['top_1']:.1%}"
+        )
         for kind, figures in result["in_process"]["by_kind"].items():
             print_summary(f"  {kind}", figures)
         if "http" in result:
             http_figures = result["http"]
             print_summary(f"HTTP, {http_figures['clients']} clients", http_figures)
-            print(f"  {'':<22} gunicorn workers {http_figures['gunicorn_workers']}, statuses {http_figures['statuses']}")
+            print(
+                f"  {'':<22} gunicorn workers {http_figures['gunicorn_workers']}, statuses {http_figures['statuses']}"
+            )
     if len(runs) > 1:
         first, last = runs[0], runs[-1]
-        ratio = last["in_process"]["overall"]["p95_ms"] / max(first["in_process"]["overall"]["p95_ms"], 0.01)
+        ratio = last["in_process"]["overall"]["p95_ms"] / max(
+            first["in_process"]["overall"]["p95_ms"], 0.01
+        )
         print(
             f"\np95 grows x{ratio:.2f} from {first['size']:,} to {last['size']:,} children "
             f"(x{last['size'] / first['size']:.0f} the data)"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from datetime import timedelta
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured

@@ -34,7 +34,9 @@ WRITER = textwrap.dedent(
 def _database_url() -> str:
     db = connection.settings_dict
     password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
-    return f"postgres://{quote(db['USER'])}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    return (
+        f"postgres://{quote(db['USER'])}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
 
 
 @pytest.mark.postgres

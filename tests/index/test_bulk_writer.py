@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 from django.db import models
+from tests.index.records import child_record
 
 from contactpoint.index import contactpoint_id
 from contactpoint.index.bulk import BulkIndexWriter, NumberedChild, next_child_id
 from contactpoint.index.models import Child, IssuedContactPointId
 from contactpoint.index.services import create_child
-from tests.index.records import child_record
 
 pytestmark = pytest.mark.django_db
 

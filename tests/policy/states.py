@@ -83,13 +83,13 @@ def make_child_in_state(state: str) -> Child:
     today = timezone.localdate()
     base = child_record()
     senco, camhs = base.involvements
-    involvements = (
-        dataclasses.replace(senco, caf_assessment_on=today - dt.timedelta(days=200)),
-    )
+    involvements = (dataclasses.replace(senco, caf_assessment_on=today - dt.timedelta(days=200)),)
     if state in {"sensitive_service", "shielded", "shielded_other_la"}:
         involvements += (dataclasses.replace(camhs, organisation_name=CAMHS),)
     changes: dict[str, Any] = {
-        "addresses": (AddressRecord(line_1="14 Victoria Road", town="Fallowfield", postcode="M14 5AB"),),
+        "addresses": (
+            AddressRecord(line_1="14 Victoria Road", town="Fallowfield", postcode="M14 5AB"),
+        ),
         "carers": (
             CarerRecord(
                 given_names="Sarah",
@@ -99,9 +99,13 @@ def make_child_in_state(state: str) -> Child:
                 phones=("07700 900123",),
             ),
         ),
-        "enrolments": (EnrolmentRecord(school_urn=school.urn, started_on=today - dt.timedelta(days=400)),),
+        "enrolments": (
+            EnrolmentRecord(school_urn=school.urn, started_on=today - dt.timedelta(days=400)),
+        ),
         "gp_registrations": (
-            GpRegistrationRecord(practice_ods_code=practice.ods_code, registered_on=today - dt.timedelta(days=900)),
+            GpRegistrationRecord(
+                practice_ods_code=practice.ods_code, registered_on=today - dt.timedelta(days=900)
+            ),
         ),
         "involvements": involvements,
     }
@@ -111,7 +115,9 @@ def make_child_in_state(state: str) -> Child:
         changes["responsible_la_ons_code"] = BOLTON
     if state in {"archived_recent", "archived_old"}:
         changes["status"] = ChildStatus.ARCHIVED
-        changes["archived_on"] = today - dt.timedelta(days=100 if state == "archived_recent" else 400)
+        changes["archived_on"] = today - dt.timedelta(
+            days=100 if state == "archived_recent" else 400
+        )
     if state == "deceased":
         changes["status"] = ChildStatus.DECEASED
         changes["died_on"] = today - dt.timedelta(days=30)

@@ -99,7 +99,9 @@ def _assert_hidden_absent(text: str, shown: set[str]) -> None:
 def _check_policy(person: User, child_id: str, want: set[str] | str | None) -> None:
     child = get_child_for_view(child_id)
     assert child is not None
-    projection = project_child(viewer=viewer_for(person), child=child, purpose="safeguarding_concern")
+    projection = project_child(
+        viewer=viewer_for(person), child=child, purpose="safeguarding_concern"
+    )
     if want in (None, REFUSED):
         assert projection is None
         return
@@ -124,7 +126,9 @@ def _check_web(client: Client, child_id: str, want: set[str] | str | None) -> No
         return
     assert response.status_code == 200
     assert isinstance(want, set)
-    assert response["Cache-Control"].startswith("max-age=0") or "no-store" in response["Cache-Control"]
+    assert (
+        response["Cache-Control"].startswith("max-age=0") or "no-store" in response["Cache-Control"]
+    )
     for rule in FIELD_CLASSES:
         marker = f'data-field-class="{rule.field_class}"'
         assert (marker in body) == (rule.field_class in want), rule.field_class

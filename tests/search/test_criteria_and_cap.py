@@ -36,7 +36,9 @@ pytestmark = pytest.mark.django_db
         ({}, "Add the child's family name and their date of birth"),
     ],
 )
-def test_unspecific_criteria_are_refused_saying_what_to_add(words: dict[str, str], advice: str) -> None:
+def test_unspecific_criteria_are_refused_saying_what_to_add(
+    words: dict[str, str], advice: str
+) -> None:
     with pytest.raises(CriteriaRefused) as refusal:
         check_specific(criteria(**words))
 
@@ -61,7 +63,9 @@ def test_each_accepted_criteria_set_is_accepted(words: dict[str, object]) -> Non
 
 def test_a_refused_search_is_audited_and_reads_nothing() -> None:
     with pytest.raises(CriteriaRefused):
-        search_children(viewer=viewer(), criteria=criteria(family_name="Smith"), purpose="new_referral")
+        search_children(
+            viewer=viewer(), criteria=criteria(family_name="Smith"), purpose="new_referral"
+        )
 
     event = AuditEvent.objects.get(action=SearchAction.SEARCH)
     assert event.outcome == SearchOutcome.REFUSED
@@ -77,15 +81,27 @@ def test_a_refused_search_is_audited_and_reads_nothing() -> None:
         ({"family_name": "S"}, "family_name", "at least 2 letters"),
         ({"family_name": "x" * 101}, "family_name", "100 characters or fewer"),
         ({"family_name": "Smith\x00"}, "family_name", "control characters"),
-        ({"family_name": "Smith'; DROP TABLE index_child;--"}, "family_name", "only include letters"),
+        (
+            {"family_name": "Smith'; DROP TABLE index_child;--"},
+            "family_name",
+            "only include letters",
+        ),
         ({"family_name": "<script>alert(1)</script>"}, "family_name", "only include letters"),
         ({"given_name": "J4ck", "family_name": "Smith"}, "given_name", "only include letters"),
         ({"family_name": "Smith", "age_from": 7, "age_to": 12}, "age_range", "at most 2 years"),
         ({"family_name": "Smith", "age_from": 9, "age_to": 7}, "age_range", "younger age"),
         ({"family_name": "Smith", "age_from": 7}, "age_range", "both ages"),
         ({"family_name": "Smith", "postcode": "NOT A POSTCODE"}, "postcode", "real postcode"),
-        ({"family_name": "Smith", "local_authority": "E99999999"}, "local_authority", "from the list"),
-        ({"family_name": "Smith", "local_authority": "E08999999"}, "local_authority", "from the list"),
+        (
+            {"family_name": "Smith", "local_authority": "E99999999"},
+            "local_authority",
+            "from the list",
+        ),
+        (
+            {"family_name": "Smith", "local_authority": "E08999999"},
+            "local_authority",
+            "from the list",
+        ),
     ],
 )
 def test_malformed_criteria_name_the_field_and_what_to_do(
@@ -122,8 +138,24 @@ def test_a_date_of_birth_and_an_age_range_together_are_refused() -> None:
 
 def test_more_matches_than_the_cap_answer_too_many_with_no_list() -> None:
     for day in range(1, 13):  # twelve Taylors born the same day: more than the cap of 10
-        make_child(["Jack", "Jake", "Jacob", "Jay", "Jackson", "Jak", "Jac", "Jax", "Jace",
-                    "Jaxon", "Jakob", "Jacques"][day - 1], "Taylor", born(8, 5, 5))
+        make_child(
+            [
+                "Jack",
+                "Jake",
+                "Jacob",
+                "Jay",
+                "Jackson",
+                "Jak",
+                "Jac",
+                "Jax",
+                "Jace",
+                "Jaxon",
+                "Jakob",
+                "Jacques",
+            ][day - 1],
+            "Taylor",
+            born(8, 5, 5),
+        )
 
     results = search(family_name="Taylor", date_of_birth=born(8, 5, 5))
 
@@ -154,8 +186,19 @@ def test_the_cap_never_exceeds_50(configured: object, effective: int) -> None:
 
 
 def test_a_narrower_search_lists_what_a_broad_one_would_not() -> None:
-    for given in ("Jack", "Jake", "Jacob", "Jay", "Jackson", "Jaxon", "Jakob", "Jace", "Jax",
-                  "Jacques", "Jak"):
+    for given in (
+        "Jack",
+        "Jake",
+        "Jacob",
+        "Jay",
+        "Jackson",
+        "Jaxon",
+        "Jakob",
+        "Jace",
+        "Jax",
+        "Jacques",
+        "Jak",
+    ):
         make_child(given, "Taylor", born(8, 5, 5))
 
     broad = search(family_name="Taylor", date_of_birth=born(8, 5, 5))

@@ -158,7 +158,9 @@ def test_a_result_shows_the_postcode_district_never_the_address() -> None:
 def test_with_only_names_to_go_on_a_loosely_similar_name_is_not_a_match() -> None:
     make_child("Theo", "Richards", born(6, 1, 2))  # two edits from Richardson
 
-    by_year = search(family_name="Richardson", given_name="Theo", date_of_birth=str(born(6, 1, 2).year))
+    by_year = search(
+        family_name="Richardson", given_name="Theo", date_of_birth=str(born(6, 1, 2).year)
+    )
     by_date = search(family_name="Richardson", given_name="Theo", date_of_birth=born(6, 1, 2))
 
     assert by_year.outcome == SearchOutcome.NO_MATCHES

@@ -35,8 +35,19 @@ def test_search_by_a_hidden_field_never_returns_a_shielded_child(how: str, role:
 
 def test_hidden_shielded_children_do_not_count_towards_too_many() -> None:
     """Otherwise "too many" versus a short list would reveal that shielded children are there."""
-    for given in ("Oliver", "Olly", "Ollie", "Oli", "Olivier", "Oliwer", "Olivar", "Oliverr",
-                  "Olliver", "Oiver", "Olver"):
+    for given in (
+        "Oliver",
+        "Olly",
+        "Ollie",
+        "Oli",
+        "Olivier",
+        "Oliwer",
+        "Olivar",
+        "Oliverr",
+        "Olliver",
+        "Oiver",
+        "Olver",
+    ):
         make_child(given, "Wojcik", born(6, 2, 9), postcode="M14 5AB", is_shielded=True)
     visible = make_child("Oliver", "Wojcik", born(6, 3, 9), postcode="M14 5AB")
 
@@ -45,13 +56,19 @@ def test_hidden_shielded_children_do_not_count_towards_too_many() -> None:
     assert found_ids(results) == [visible.contactpoint_id]
 
 
-def test_a_shielded_child_is_found_by_name_and_date_of_birth_showing_only_name_gender_and_date() -> None:
+def test_a_shielded_child_is_found_by_name_and_date_of_birth_showing_only_name_gender_and_date() -> (
+    None
+):
     child = make_child("Oliver", "Wojcik", born(6, 2, 9), postcode="M14 5AB", is_shielded=True)
 
     row = search(family_name="Wojcik", given_name="Oliver", date_of_birth=born(6, 2, 9)).rows[0]
 
     assert row.contactpoint_id == child.contactpoint_id
-    assert (row.given_names, row.family_name, row.date_of_birth) == ("Oliver", "Wojcik", born(6, 2, 9))
+    assert (row.given_names, row.family_name, row.date_of_birth) == (
+        "Oliver",
+        "Wojcik",
+        born(6, 2, 9),
+    )
     assert row.restricted and row.postcode_district is None and row.status_label is None
 
 
@@ -80,7 +97,10 @@ def test_archived_children_are_not_found_by_practitioners() -> None:
 
 def test_deceased_and_left_england_children_are_found_and_marked() -> None:
     died = make_child(
-        "Oliver", "Wojcik", born(6, 2, 9), status=ChildStatus.DECEASED,
+        "Oliver",
+        "Wojcik",
+        born(6, 2, 9),
+        status=ChildStatus.DECEASED,
         died_on=timezone.localdate() - dt.timedelta(days=10),
     )
 

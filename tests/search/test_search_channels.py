@@ -37,7 +37,9 @@ def _web_search(client: Client, **fields: Any) -> Any:
 
 
 def _api_search(client: Client, **fields: Any) -> Any:
-    return client.post("/api/v1/children/search", json.dumps(fields), content_type="application/json")
+    return client.post(
+        "/api/v1/children/search", json.dumps(fields), content_type="application/json"
+    )
 
 
 def _search_events() -> list[AuditEvent]:
@@ -52,7 +54,10 @@ def test_the_search_page_lists_matches_linking_to_the_record(web: Client) -> Non
     day = born(7, 3, 14)
 
     response = _web_search(
-        web, family_name="ONeill", date_of_birth_day=day.day, date_of_birth_month=day.month,
+        web,
+        family_name="ONeill",
+        date_of_birth_day=day.day,
+        date_of_birth_month=day.month,
         date_of_birth_year=day.year,
     )
 
@@ -70,7 +75,7 @@ def test_criteria_in_a_url_are_ignored(web: Client) -> None:
     response = web.get("/search?family_name=ONeill&date_of_birth_year=2019")
 
     assert response.status_code == 200
-    assert "data-testid=\"search-results\"" not in response.content.decode()
+    assert 'data-testid="search-results"' not in response.content.decode()
     assert _search_events() == []
 
 
@@ -83,12 +88,26 @@ def test_an_unspecific_search_page_says_what_to_add(web: Client) -> None:
 
 def test_too_many_matches_on_the_page_shows_no_list(web: Client) -> None:
     day = born(8, 5, 5)
-    for name in ("Jack", "Jake", "Jacob", "Jay", "Jackson", "Jaxon", "Jakob", "Jace", "Jax",
-                 "Jacques", "Jak"):
+    for name in (
+        "Jack",
+        "Jake",
+        "Jacob",
+        "Jay",
+        "Jackson",
+        "Jaxon",
+        "Jakob",
+        "Jace",
+        "Jax",
+        "Jacques",
+        "Jak",
+    ):
         make_child(name, "Taylor", day)
 
     response = _web_search(
-        web, family_name="Taylor", date_of_birth_day=day.day, date_of_birth_month=day.month,
+        web,
+        family_name="Taylor",
+        date_of_birth_day=day.day,
+        date_of_birth_month=day.month,
         date_of_birth_year=day.year,
     )
 
@@ -105,7 +124,12 @@ def test_too_many_matches_on_the_page_shows_no_list(web: Client) -> None:
         {"family_name": "Smith' OR '1'='1", "date_of_birth_year": "2015"},
         {"family_name": "Smith\x07", "date_of_birth_year": "2015"},
         {"family_name": "S" * 5000, "date_of_birth_year": "2015"},
-        {"family_name": "Smith", "date_of_birth_day": "31", "date_of_birth_month": "2", "date_of_birth_year": "2015"},
+        {
+            "family_name": "Smith",
+            "date_of_birth_day": "31",
+            "date_of_birth_month": "2",
+            "date_of_birth_year": "2015",
+        },
         {"family_name": "Smith", "given_name": "Jack", "postcode": "<img src=x>"},
         {"family_name": "Smith", "given_name": "Jack", "local_authority": "<svg onload=x>"},
         {"family_name": "Smith", "given_name": "Jack", "age_from": "-1", "age_to": "2"},
@@ -140,13 +164,17 @@ def test_the_record_page_answers_bad_and_unknown_ids_with_4xx(web: Client) -> No
 def test_the_api_search_answers_rows_with_bands(api: Client) -> None:
     child = make_child("Amelia", "O'Neill", born(7, 3, 14))
 
-    response = _api_search(api, family_name="O'Neill", given_name="Amelia", date_of_birth=born(7, 3, 14).isoformat())
+    response = _api_search(
+        api, family_name="O'Neill", given_name="Amelia", date_of_birth=born(7, 3, 14).isoformat()
+    )
 
     body = response.json()
     assert response.status_code == 200 and response["Cache-Control"] == "no-store"
     assert body["outcome"] == "matches"
     assert [r["contactpoint_id"] for r in body["results"]] == [child.contactpoint_id]
-    assert body["results"][0]["band"] == "strong" and body["results"][0]["postcode_district"] == "M14"
+    assert (
+        body["results"][0]["band"] == "strong" and body["results"][0]["postcode_district"] == "M14"
+    )
     event = _search_events()[0]
     assert event.detail["returned"] == [child.contactpoint_id]
     assert event.detail["criteria"]["family_name"] == "O'Neill"
@@ -160,14 +188,19 @@ def test_the_api_refuses_unspecific_criteria_saying_what_to_add(api: Client) -> 
 
 
 def test_the_api_search_takes_no_purpose_from_the_request(api: Client) -> None:
-    response = _api_search(api, family_name="Smith", date_of_birth="2015-03-04", purpose="other: someone else's")
+    response = _api_search(
+        api, family_name="Smith", date_of_birth="2015-03-04", purpose="other: someone else's"
+    )
 
     assert response.status_code == 400
     assert _search_events() == []
 
 
 def test_the_api_search_is_post_only(api: Client) -> None:
-    assert api.get("/api/v1/children/search?family_name=Smith&date_of_birth=2015-03-04").status_code == 405
+    assert (
+        api.get("/api/v1/children/search?family_name=Smith&date_of_birth=2015-03-04").status_code
+        == 405
+    )
 
 
 @pytest.mark.parametrize(
@@ -178,9 +211,15 @@ def test_the_api_search_is_post_only(api: Client) -> None:
         ({"family_name": "x" * 101, "date_of_birth": "2015"}, "family_name"),
         ({"family_name": "Smith\u0000", "date_of_birth": "2015"}, "family_name"),
         ({"family_name": "Smith\u202e", "date_of_birth": "2015"}, "family_name"),
-        ({"family_name": "'; DROP TABLE audit_auditevent; --", "date_of_birth": "2015"}, "family_name"),
+        (
+            {"family_name": "'; DROP TABLE audit_auditevent; --", "date_of_birth": "2015"},
+            "family_name",
+        ),
         ({"family_name": "<script>x</script>", "date_of_birth": "2015"}, "family_name"),
-        ({"family_name": "Smith", "given_name": "Jack", "age_from": "seven", "age_to": 9}, "age_from"),
+        (
+            {"family_name": "Smith", "given_name": "Jack", "age_from": "seven", "age_to": 9},
+            "age_from",
+        ),
         ({"family_name": "Smith", "given_name": "Jack", "postcode": "ZZ"}, "postcode"),
     ],
 )
@@ -205,7 +244,9 @@ def test_the_api_view_answers_bad_and_unknown_ids(api: Client) -> None:
     assert AuditEvent.objects.get(action=SearchAction.VIEW).outcome == "not_found"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     family_name=st.text(max_size=120),
     given_name=st.text(max_size=30),
@@ -216,7 +257,11 @@ def test_no_input_makes_the_api_search_fail_with_a_500(
     api: Client, family_name: str, given_name: str, date_of_birth: str, postcode: str
 ) -> None:
     response = _api_search(
-        api, family_name=family_name, given_name=given_name, date_of_birth=date_of_birth, postcode=postcode
+        api,
+        family_name=family_name,
+        given_name=given_name,
+        date_of_birth=date_of_birth,
+        postcode=postcode,
     )
 
     assert response.status_code in (200, 400), response.content[:300]

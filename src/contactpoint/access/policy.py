@@ -137,7 +137,9 @@ def _in_scope(scope: Scope, viewer: Viewer, child: ChildState) -> bool:
     )
 
 
-def view_mode(viewer: Viewer, child: ChildState, *, today: dt.date | None = None) -> ViewMode | None:
+def view_mode(
+    viewer: Viewer, child: ChildState, *, today: dt.date | None = None
+) -> ViewMode | None:
     """How this viewer may see this child: whole, restricted, or not at all (None)."""
     if not role_has(viewer.role, Capability.VIEW_CHILD):
         return None
@@ -200,7 +202,9 @@ class FieldClassRule:
 
 
 FIELD_CLASSES: tuple[FieldClassRule, ...] = (
-    FieldClassRule(FieldClass.IDENTITY, "Name, gender, date of birth and ContactPoint ID", EVERY_MODE),
+    FieldClassRule(
+        FieldClass.IDENTITY, "Name, gender, date of birth and ContactPoint ID", EVERY_MODE
+    ),
     # Status and every location detail below disappear under shielding (DESIGN: shielding).
     FieldClassRule(FieldClass.STATUS, "Record status", FULL_ONLY),
     FieldClassRule(FieldClass.OTHER_NAMES, "Former names and aliases", FULL_ONLY),
@@ -521,7 +525,11 @@ def _builders(
     child: Child, parts: _Parts, today: dt.date, team: Callable[[int], ContactTeam]
 ) -> dict[FieldClass, Callable[[], Any]]:
     """How to build each class; only the visible ones are ever called."""
-    by_address_order: dict[str, int] = {AddressKind.CURRENT: 0, AddressKind.LAST_KNOWN: 1, AddressKind.PREVIOUS: 2}
+    by_address_order: dict[str, int] = {
+        AddressKind.CURRENT: 0,
+        AddressKind.LAST_KNOWN: 1,
+        AddressKind.PREVIOUS: 2,
+    }
     return {
         FieldClass.STATUS: lambda: _status(child),
         FieldClass.OTHER_NAMES: lambda: tuple(
@@ -534,19 +542,35 @@ def _builders(
         ),
         FieldClass.ADDRESSES: lambda: tuple(
             AddressView(
-                a.kind, _label(AddressKind, a.kind), a.line_1, a.line_2, a.town, a.postcode,
-                a.from_date, a.to_date,
+                a.kind,
+                _label(AddressKind, a.kind),
+                a.line_1,
+                a.line_2,
+                a.town,
+                a.postcode,
+                a.from_date,
+                a.to_date,
             )
             for a in sorted(
                 child.addresses.all(),
-                key=lambda a: (by_address_order.get(a.kind, 3), -(a.from_date or dt.date.min).toordinal()),
+                key=lambda a: (
+                    by_address_order.get(a.kind, 3),
+                    -(a.from_date or dt.date.min).toordinal(),
+                ),
             )
         ),
         FieldClass.CARERS: lambda: tuple(
             CarerView(
-                c.given_names, c.family_name, c.relationship,
-                _label(CarerRelationship, c.relationship), c.has_parental_responsibility,
-                c.lives_with_child, c.line_1, c.line_2, c.town, c.postcode,
+                c.given_names,
+                c.family_name,
+                c.relationship,
+                _label(CarerRelationship, c.relationship),
+                c.has_parental_responsibility,
+                c.lives_with_child,
+                c.line_1,
+                c.line_2,
+                c.town,
+                c.postcode,
                 tuple(p for p in (c.phone_1, c.phone_2, c.phone_3) if p),
             )
             for c in child.carers.all()
@@ -702,8 +726,7 @@ def la_contactpoint_team(local_authority_id: int) -> ContactTeam:
     return ContactTeam(
         name=f"{organisation.name} ContactPoint team",
         contacts=tuple(
-            TeamContact(name=o.get_full_name() or o.get_username(), email=o.email)
-            for o in officers
+            TeamContact(name=o.get_full_name() or o.get_username(), email=o.email) for o in officers
         ),
     )
 

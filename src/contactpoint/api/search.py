@@ -48,7 +48,9 @@ NOT_FOUND = "There is no child with that ContactPoint ID that you can see."
 class SearchRequestSerializer(serializers.Serializer):
     """The criteria: family name with a date of birth, or both names with one more detail."""
 
-    family_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    family_name = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default=""
+    )
     given_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     date_of_birth = serializers.CharField(
         max_length=10,
@@ -57,8 +59,12 @@ class SearchRequestSerializer(serializers.Serializer):
         default="",
         help_text="A whole date (2015-03-27), a month (2015-03) or a year (2015)",
     )
-    age_from = serializers.IntegerField(min_value=0, max_value=25, required=False, allow_null=True, default=None)
-    age_to = serializers.IntegerField(min_value=0, max_value=25, required=False, allow_null=True, default=None)
+    age_from = serializers.IntegerField(
+        min_value=0, max_value=25, required=False, allow_null=True, default=None
+    )
+    age_to = serializers.IntegerField(
+        min_value=0, max_value=25, required=False, allow_null=True, default=None
+    )
     postcode = serializers.CharField(
         max_length=POSTCODE_MAX_LENGTH,
         required=False,
@@ -67,7 +73,11 @@ class SearchRequestSerializer(serializers.Serializer):
         help_text="A full postcode (M14 5AB) or a district (M14)",
     )
     local_authority = serializers.CharField(
-        max_length=9, required=False, allow_blank=True, default="", help_text="ONS code, such as E08000003"
+        max_length=9,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="ONS code, such as E08000003",
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +120,9 @@ class SearchResultSerializer(serializers.Serializer):
     family_name = serializers.CharField()
     gender = serializers.CharField()
     date_of_birth = serializers.DateField()
-    postcode_district = serializers.CharField(allow_null=True, help_text="Null for a shielded child")
+    postcode_district = serializers.CharField(
+        allow_null=True, help_text="Null for a shielded child"
+    )
     status = serializers.CharField(source="status_label", allow_null=True)
     band = serializers.ChoiceField(choices=["strong", "possible"])
 
@@ -118,7 +130,9 @@ class SearchResultSerializer(serializers.Serializer):
 class SearchResponseSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=["matches", "no_matches", "too_many"])
     message = serializers.CharField(allow_blank=True)
-    results = SearchResultSerializer(many=True, source="rows", help_text="Empty unless outcome is 'matches'")
+    results = SearchResultSerializer(
+        many=True, source="rows", help_text="Empty unless outcome is 'matches'"
+    )
 
 
 class IdentitySerializer(serializers.Serializer):
@@ -226,8 +240,12 @@ class ShieldedNoticeSerializer(serializers.Serializer):
 class ChildSerializer(serializers.Serializer):
     """A child as access.policy projects it for this person; a hidden class of fields is null."""
 
-    view = serializers.CharField(source="mode", help_text="'full', or 'restricted' for a shielded child")
-    shown = serializers.ListField(child=serializers.CharField(), help_text="The classes of fields shown")
+    view = serializers.CharField(
+        source="mode", help_text="'full', or 'restricted' for a shielded child"
+    )
+    shown = serializers.ListField(
+        child=serializers.CharField(), help_text="The classes of fields shown"
+    )
     identity = IdentitySerializer()
     status = StatusSerializer(allow_null=True)
     other_names = NameSerializer(many=True, allow_null=True)
@@ -286,10 +304,18 @@ class ChildView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "contactpoint_id", str, OpenApiParameter.PATH, description="12 digits, such as 1234-5678-9012"
+                "contactpoint_id",
+                str,
+                OpenApiParameter.PATH,
+                description="12 digits, such as 1234-5678-9012",
             )
         ],
-        responses={200: ChildSerializer, 400: ErrorSerializer, 404: ErrorSerializer, 503: ErrorSerializer},
+        responses={
+            200: ChildSerializer,
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+            503: ErrorSerializer,
+        },
         summary="View a child's record",
     )
     def get(self, request: Request, contactpoint_id: str) -> Response:

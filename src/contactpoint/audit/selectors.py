@@ -114,8 +114,10 @@ def verify_chain(*, progress: Callable[[int], object] | None = None) -> ChainVer
                 else f"#{expected} to #{event.sequence - 1}"
             )
             return problem(Tampering.DELETED, expected, f"event {missing} is missing: deleted")
-        if not links_back and hash_before_previous is not None and (
-            event.previous_hash == hash_before_previous
+        if (
+            not links_back
+            and hash_before_previous is not None
+            and (event.previous_hash == hash_before_previous)
         ):
             return problem(
                 Tampering.INSERTED,
@@ -163,7 +165,9 @@ def verify_chain(*, progress: Callable[[int], object] | None = None) -> ChainVer
 
     last = expected - 1
     if last < head.sequence:
-        missing = f"#{head.sequence}" if head.sequence == last + 1 else f"#{last + 1} to #{head.sequence}"
+        missing = (
+            f"#{head.sequence}" if head.sequence == last + 1 else f"#{last + 1} to #{head.sequence}"
+        )
         return problem(
             Tampering.DELETED, last + 1, f"event {missing} (the end of the log) is missing: deleted"
         )

@@ -250,11 +250,16 @@ def birth_date_from_boxes(day: str, month: str, year: str, *, today: dt.date) ->
     if day and not month:
         raise ValueError("Date of birth must include a month when it includes a day")
     return check_birth_date(
-        year=int(year), month=int(month) if month else None, day=int(day) if day else None, today=today
+        year=int(year),
+        month=int(month) if month else None,
+        day=int(day) if day else None,
+        today=today,
     )
 
 
-def check_birth_date(*, year: int, month: int | None, day: int | None, today: dt.date) -> PartialDate:
+def check_birth_date(
+    *, year: int, month: int | None, day: int | None, today: dt.date
+) -> PartialDate:
     """A real date (or year, or month) of birth within the ages ContactPoint holds."""
     try:
         birth = PartialDate(year=year, month=month, day=day)
@@ -354,9 +359,7 @@ def build_criteria(
     given = attempt("given_name", lambda: clean_name(given_name, label="Given name")) or ""
     ages = attempt("age_range", lambda: check_age_range(age_from, age_to)) or (None, None)
     if birth is not None and ages[0] is not None:
-        errors.setdefault("age_range", []).append(
-            "Give a date of birth or an age range, not both"
-        )
+        errors.setdefault("age_range", []).append("Give a date of birth or an age range, not both")
     full_postcode, district = attempt("postcode", lambda: clean_postcode(postcode)) or ("", "")
     authority_id, authority_code = attempt(
         "local_authority", lambda: find_local_authority(local_authority)

@@ -51,7 +51,28 @@ NAME_LEVELS: dict[NameAgreement, float] = {
 
 # Particles of surnames that say nothing on their own (Van der Berg, St John, O'Brien's O).
 PARTICLES = frozenset(
-    {"VAN", "DER", "DEN", "DE", "DU", "DI", "DA", "DEL", "LA", "LE", "VON", "ST", "MC", "MAC", "O", "D", "EL", "AL", "BIN", "BEN"}
+    {
+        "VAN",
+        "DER",
+        "DEN",
+        "DE",
+        "DU",
+        "DI",
+        "DA",
+        "DEL",
+        "LA",
+        "LE",
+        "VON",
+        "ST",
+        "MC",
+        "MAC",
+        "O",
+        "D",
+        "EL",
+        "AL",
+        "BIN",
+        "BEN",
+    }
 )
 MIN_PART_LENGTH = 3
 MIN_SHORT_FORM = 3
@@ -76,7 +97,10 @@ def nickname_groups() -> dict[str, frozenset[str]]:
     source = resources.files("contactpoint.search.data").joinpath("nicknames.csv")
     with source.open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            formal, nickname = normalise.name_key(row["formal"]), normalise.name_key(row["nickname"])
+            formal, nickname = (
+                normalise.name_key(row["formal"]),
+                normalise.name_key(row["nickname"]),
+            )
             if formal and nickname:
                 nicknames[formal].add(nickname)
                 formals[nickname].add(formal)
@@ -135,7 +159,10 @@ def compare_keys(searched: str, recorded: str) -> Comparison:
         return _level(NameAgreement.ONE_EDIT_SHORT)
     if edits == 2 and shortest >= 7:
         return _level(NameAgreement.TWO_EDITS)
-    if shortest >= 4 and JaroWinkler.normalized_similarity(searched, recorded) >= _SIMILAR_JARO_WINKLER:
+    if (
+        shortest >= 4
+        and JaroWinkler.normalized_similarity(searched, recorded) >= _SIMILAR_JARO_WINKLER
+    ):
         return _level(NameAgreement.SIMILAR)
     return _level(NameAgreement.DIFFERENT)
 
@@ -155,8 +182,10 @@ def compare_family_names(searched: str, recorded: str) -> Comparison:
     if len(searched_parts) > 1 or len(recorded_parts) > 1:
         if searched_parts == recorded_parts:  # Smith-Jones and Jones Smith
             return _best(whole, _level(NameAgreement.NICKNAME))
-        if searched_parts & recorded_parts or searched_key in recorded_parts or (
-            recorded_key in searched_parts
+        if (
+            searched_parts & recorded_parts
+            or searched_key in recorded_parts
+            or (recorded_key in searched_parts)
         ):
             return _best(whole, _level(NameAgreement.PART))
     return whole
@@ -183,7 +212,11 @@ def compare_given_names(searched: str, recorded: str) -> Comparison:
     if recorded_first in variants:
         best = _best(best, _level(NameAgreement.NICKNAME))
     shorter, longer = sorted((first, recorded_first), key=len)
-    if len(shorter) >= MIN_SHORT_FORM and len(longer) > len(shorter) + 1 and longer.startswith(shorter):
+    if (
+        len(shorter) >= MIN_SHORT_FORM
+        and len(longer) > len(shorter) + 1
+        and longer.startswith(shorter)
+    ):
         best = _best(best, _level(NameAgreement.SHORT_FORM))
     first_parts = normalise.name_parts(recorded.split()[0])
     if len(first_parts) > 1 and first in first_parts:

@@ -219,7 +219,10 @@ def candidate_statement(criteria: SearchCriteria) -> Sql | None:
         # the family name, too weak to look for: then only the exact date and its swap.
         if criteria.given_name:
             nearby = nearby_dates(born)
-            dates = [between("n.date_of_birth", *nearby.month), one_of("n.date_of_birth", nearby.others)]
+            dates = [
+                between("n.date_of_birth", *nearby.month),
+                one_of("n.date_of_birth", nearby.others),
+            ]
         else:
             dates = [one_of("n.date_of_birth", exact_variants(born))]
         probes = [p for way in ways for p in _date_probes(way, dates, nicknames=False)]
@@ -255,9 +258,7 @@ def candidate_statement(criteria: SearchCriteria) -> Sql | None:
                         "c.responsible_la_id", criteria.local_authority_id
                     )
                 parts.append(
-                    _names_where(
-                        condition, join_children=criteria.local_authority_id is not None
-                    )
+                    _names_where(condition, join_children=criteria.local_authority_id is not None)
                 )
     if not parts:
         return None
@@ -277,4 +278,7 @@ def find_candidate_names(criteria: SearchCriteria) -> list[NameRow]:
         rows = cursor.fetchall()
     if len(rows) > PROBE_ROW_LIMIT:
         raise TooBroad
-    return [NameRow(child_id, kind, given, family, _as_date(born)) for child_id, kind, given, family, born in rows]
+    return [
+        NameRow(child_id, kind, given, family, _as_date(born))
+        for child_id, kind, given, family, born in rows
+    ]

@@ -168,8 +168,10 @@ def score_candidate(
         return None
     if criteria.local_authority_id is not None and responsible_la_id != criteria.local_authority_id:
         return None
-    if criteria.postcode_district and not criteria.postcode and not any(
-        a.district == criteria.postcode_district for a in addresses
+    if (
+        criteria.postcode_district
+        and not criteria.postcode
+        and not any(a.district == criteria.postcode_district for a in addresses)
     ):
         return None
 
@@ -197,9 +199,10 @@ def score_candidate(
         postcode = compare_postcodes(criteria.postcode, addresses)
         # Searched by postcode with no date of birth: the postcode is the anchor and must
         # at least share the district.
-        if searched_date is None and POSTCODE_LEVELS[postcode] < POSTCODE_LEVELS[
-            PostcodeAgreement.SAME_DISTRICT
-        ]:
+        if (
+            searched_date is None
+            and POSTCODE_LEVELS[postcode] < POSTCODE_LEVELS[PostcodeAgreement.SAME_DISTRICT]
+        ):
             return None
         explanation["postcode"] = str(postcode)
         parts.append((POSTCODE_LEVELS[postcode], POSTCODE_WEIGHT))

@@ -183,7 +183,10 @@ def _search(viewer: Viewer, criteria: SearchCriteria) -> tuple[SearchResults, in
     for child_id, name in names.items():
         child = children.get(child_id)
         # Left out before counting, so that "too many" cannot reveal a hidden child either.
-        if child is None or search_mode(viewer, child, hidden_field_search=hidden, today=criteria.today) is None:
+        if (
+            child is None
+            or search_mode(viewer, child, hidden_field_search=hidden, today=criteria.today) is None
+        ):
             continue
         scored = score_candidate(
             criteria,

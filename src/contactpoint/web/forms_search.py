@@ -67,9 +67,7 @@ class ChildSearchForm(forms.Form):
         authorities = self.fields["local_authority"]
         assert isinstance(authorities, forms.ChoiceField)
         authorities.choices = [("", "Any"), *local_authority_choices()]
-        authorities.error_messages["invalid_choice"] = (
-            "Choose a local authority from the list"
-        )
+        authorities.error_messages["invalid_choice"] = "Choose a local authority from the list"
         self.criteria: SearchCriteria | None = None
 
     def clean(self) -> dict[str, Any]:

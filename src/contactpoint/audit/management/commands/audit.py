@@ -27,18 +27,14 @@ class Command(BaseCommand):
         verify = actions.add_parser(
             "verify", help="check the whole chain and report the first break, if any"
         )
-        verify.add_argument(
-            "--no-progress", action="store_true", help="do not show a progress bar"
-        )
+        verify.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options.get("action") != "verify":
             raise CommandError("say what to do: contactpoint audit verify")
         show_progress = not options["no_progress"] and sys.stderr.isatty()
         total = AuditEvent.objects.count() if show_progress else None
-        with tqdm(
-            total=total, unit="event", disable=not show_progress, file=sys.stderr
-        ) as bar:
+        with tqdm(total=total, unit="event", disable=not show_progress, file=sys.stderr) as bar:
             result = verify_chain(progress=bar.update)
         if result.ok:
             self.stdout.write(
