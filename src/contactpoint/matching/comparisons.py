@@ -70,29 +70,41 @@ def _given_familiar(a: PersonName, b: PersonName) -> bool:
     )
 
 
+def one_edit(a: str, b: str) -> bool:
+    """At most one typing error apart (a letter wrong, missing, extra, or two swapped)."""
+    return DamerauLevenshtein.distance(a, b) <= 1
+
+
 def name_level_of(a: PersonName, b: PersonName) -> str:
-    """The name level for one pair of names."""
+    """The name level for one pair of names.
+
+    "Similar" means Jaro-Winkler at least 0.88, or one typing error apart: Jaro-Winkler is
+    unforgiving of an error in the first letter or in a short name (Ilivia, Mqx, Aav), and a
+    twin's different given name must not be the only explanation left for one.
+    """
     if not a.given or not a.family or not b.given or not b.family:
         return NULL
     given_same = a.given == b.given
     family_same = a.family == b.family
     if given_same and family_same:
         return "exact"
-    if a.given == b.family and a.family == b.given:
+    if one_edit(a.given, b.family) and one_edit(a.family, b.given):
         return "swapped"
     given_jw = jaro_winkler(a.given, b.given)
     family_jw = jaro_winkler(a.family, b.family)
+    given_typo = one_edit(a.given, b.given)
+    family_typo = one_edit(a.family, b.family)
     if family_same and _given_familiar(a, b):
         return "family_exact_given_familiar"
-    if family_same and given_jw >= 0.88:
+    if family_same and (given_jw >= 0.88 or given_typo):
         return "family_exact_given_similar"
-    if given_same and family_jw >= 0.88:
+    if given_same and (family_jw >= 0.88 or family_typo):
         return "given_exact_family_similar"
-    given_close = given_jw >= 0.80 or a.given_phonetic == b.given_phonetic
-    family_close = family_jw >= 0.80 or a.family_phonetic == b.family_phonetic
+    given_close = given_jw >= 0.80 or a.given_phonetic == b.given_phonetic or given_typo
+    family_close = family_jw >= 0.80 or a.family_phonetic == b.family_phonetic or family_typo
     if given_close and family_close:
         return "both_similar"
-    if given_same or _given_familiar(a, b):
+    if given_typo or _given_familiar(a, b):
         return "given_agrees_family_differs"
     if family_same:
         return "family_agrees_given_differs"

@@ -148,8 +148,14 @@ _FAMILIAR = (
     "({overlap}(nickname_roots_l, nickname_roots_r) OR {contains}(given_words_r, given_l) "
     "OR {contains}(given_words_l, given_r))"
 )
-_GIVEN_CLOSE = "({jw}(given_l, given_r) >= 0.80 OR given_phonetic_l = given_phonetic_r)"
-_FAMILY_CLOSE = "({jw}(family_l, family_r) >= 0.80 OR family_phonetic_l = family_phonetic_r)"
+_GIVEN_CLOSE = (
+    "({jw}(given_l, given_r) >= 0.80 OR given_phonetic_l = given_phonetic_r "
+    "OR {dlev}(given_l, given_r) <= 1)"
+)
+_FAMILY_CLOSE = (
+    "({jw}(family_l, family_r) >= 0.80 OR family_phonetic_l = family_phonetic_r "
+    "OR {dlev}(family_l, family_r) <= 1)"
+)
 
 LEVEL_SQL: dict[str, dict[str, str]] = {
     "name": {
@@ -157,12 +163,18 @@ LEVEL_SQL: dict[str, dict[str, str]] = {
         # Written on full_name (given + family keys) so Splink sees the exact-match level it
         # needs for the term-frequency adjustment; the same condition as both keys equal.
         "exact": "full_name_l = full_name_r",
-        "swapped": "given_l = family_r AND family_l = given_r",
+        "swapped": "{dlev}(given_l, family_r) <= 1 AND {dlev}(family_l, given_r) <= 1",
         "family_exact_given_familiar": f"family_l = family_r AND {_FAMILIAR}",
-        "family_exact_given_similar": "family_l = family_r AND {jw}(given_l, given_r) >= 0.88",
-        "given_exact_family_similar": "given_l = given_r AND {jw}(family_l, family_r) >= 0.88",
+        "family_exact_given_similar": (
+            "family_l = family_r AND ({jw}(given_l, given_r) >= 0.88 "
+            "OR {dlev}(given_l, given_r) <= 1)"
+        ),
+        "given_exact_family_similar": (
+            "given_l = given_r AND ({jw}(family_l, family_r) >= 0.88 "
+            "OR {dlev}(family_l, family_r) <= 1)"
+        ),
         "both_similar": f"{_GIVEN_CLOSE} AND {_FAMILY_CLOSE}",
-        "given_agrees_family_differs": f"given_l = given_r OR {_FAMILIAR}",
+        "given_agrees_family_differs": f"{{dlev}}(given_l, given_r) <= 1 OR {_FAMILIAR}",
         "family_agrees_given_differs": "family_l = family_r",
     },
     "date_of_birth": {
