@@ -30,7 +30,7 @@ from contactpoint.index.models import (
     School,
     SchoolEnrolment,
 )
-from contactpoint.index.records import ChildRecord
+from contactpoint.index.records import ChildRecord, involvement_values
 from contactpoint.index.vocabularies import ProvenancedChildField
 
 
@@ -215,23 +215,7 @@ class BulkIndexWriter:
         for inv in record.involvements:
             add(
                 Involvement,
-                _ordered(
-                    cols[Involvement],
-                    **prov,
-                    service_type=inv.service_type,
-                    other_service=inv.other_service,
-                    organisation_name=inv.organisation_name,
-                    practitioner_name=inv.practitioner_name,
-                    practitioner_role=inv.practitioner_role,
-                    phone=inv.phone,
-                    secure_email=inv.secure_email,
-                    started_on=inv.started_on,
-                    ended_on=inv.ended_on,
-                    is_lead_professional=inv.is_lead_professional,
-                    holds_caf_assessment=inv.holds_caf_assessment,
-                    caf_assessment_on=inv.caf_assessment_on,
-                    sensitive_basis=inv.sensitive_basis,
-                ),
+                _ordered(cols[Involvement], **prov, **involvement_values(inv)),
             )
 
     def _insert(self, model: type[models.Model], rows: list[tuple[Any, ...]]) -> None:

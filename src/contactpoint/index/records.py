@@ -7,7 +7,9 @@ index.services and index.bulk turn them into rows. They carry no database identi
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import cache
+from typing import Any
 
 from contactpoint.index.vocabularies import (
     AddressKind,
@@ -88,6 +90,16 @@ class InvolvementRecord:
     holds_caf_assessment: bool = False
     caf_assessment_on: dt.date | None = None
     sensitive_basis: str = ""
+
+
+@cache
+def _field_names(record_type: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(record_type))
+
+
+def involvement_values(involvement: InvolvementRecord) -> dict[str, Any]:
+    """The record's values by name: InvolvementRecord's fields are Involvement's own."""
+    return {name: getattr(involvement, name) for name in _field_names(InvolvementRecord)}
 
 
 @dataclass(frozen=True, slots=True)

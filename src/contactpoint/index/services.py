@@ -22,7 +22,7 @@ from contactpoint.index.models import (
     School,
     SchoolEnrolment,
 )
-from contactpoint.index.records import AddressRecord, ChildRecord
+from contactpoint.index.records import AddressRecord, ChildRecord, involvement_values
 from contactpoint.index.vocabularies import ProvenancedChildField
 
 _ID_ATTEMPTS = 20
@@ -177,25 +177,7 @@ def _build_parts(
             )
         )
     for inv in record.involvements:
-        parts.append(
-            Involvement(
-                child=child,
-                service_type=inv.service_type,
-                other_service=inv.other_service,
-                organisation_name=inv.organisation_name,
-                practitioner_name=inv.practitioner_name,
-                practitioner_role=inv.practitioner_role,
-                phone=inv.phone,
-                secure_email=inv.secure_email,
-                started_on=inv.started_on,
-                ended_on=inv.ended_on,
-                is_lead_professional=inv.is_lead_professional,
-                holds_caf_assessment=inv.holds_caf_assessment,
-                caf_assessment_on=inv.caf_assessment_on,
-                sensitive_basis=inv.sensitive_basis,
-                **provenance,
-            )
-        )
+        parts.append(Involvement(child=child, **involvement_values(inv), **provenance))
     return parts
 
 
