@@ -439,9 +439,20 @@ def dedupe_table(
     # is recognised by its weight.
     twin_weights = [model.parameters["name"][label].weight for label in sorted(TWIN_NAME_LEVELS)]
     not_twins = " AND ".join(f"abs(mw_name - ({w!r})) > 1e-6" for w in twin_weights)
+    # Clustering is transitive, so a batch needs one more guard than online matching: a
+    # brother or sister with a similar name (Sophie and Sophia) at the same address shares so
+    # much household evidence that a different date of birth does not outweigh it. A pair
+    # whose dates of birth are far apart links only if the names agree exactly.
+    far_dates = " OR ".join(
+        f"abs(mw_date_of_birth - ({model.parameters['date_of_birth'][label].weight!r})) < 1e-6"
+        for label in ("same_year", "else")
+    )
+    exact_name = model.parameters["name"]["exact"].weight
+    not_siblings = f"NOT (({far_dates}) AND abs(mw_name - ({exact_name!r})) > 1e-6)"
     guarded = linker.misc.query_sql(
         f"SELECT * FROM {predictions.physical_name} "  # noqa: S608 (numbers and constants only)
-        f"WHERE match_weight >= {float(weight)!r} AND {not_twins} AND mw_nhs_number >= 0 "
+        f"WHERE match_weight >= {float(weight)!r} AND {not_twins} AND {not_siblings} "
+        "AND mw_nhs_number >= 0 "
         "AND substr(unique_id_l, 1, instr(unique_id_l, ':')) "
         "<> substr(unique_id_r, 1, instr(unique_id_r, ':'))",
         output_type="splink_df",
