@@ -101,6 +101,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Key for the keyed hash that replaces NHS numbers on receipt (raw numbers are never stored).
+# It must never change once loads have used it, or matching on NHS number breaks.
+CONTACTPOINT_NHS_NUMBER_KEY = config.read_str("CONTACTPOINT_NHS_NUMBER_KEY")
+if IS_PRODUCTION and len(CONTACTPOINT_NHS_NUMBER_KEY) < 32:
+    raise ImproperlyConfigured(
+        "CONTACTPOINT_NHS_NUMBER_KEY must be set (32+ characters) in production"
+    )
+
 # Search answers with at most this many children (hard maximum 50, enforced in search).
 CONTACTPOINT_SEARCH_RESULT_CAP = config.read_int("CONTACTPOINT_SEARCH_RESULT_CAP", default=10)
 

@@ -52,10 +52,12 @@ def test_production_refuses_debug() -> None:
     assert "DEBUG must be off" in result.stderr
 
 
-def test_an_unknown_environment_is_refused() -> None:
+def test_an_unknown_environment_is_refused_in_one_line() -> None:
     result = run_contactpoint("check", CONTACTPOINT_ENV="staging")
     assert result.returncode != 0
     assert "CONTACTPOINT_ENV='staging' is not one of" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_check_deploy_is_clean_in_production() -> None:
@@ -67,6 +69,7 @@ def test_check_deploy_is_clean_in_production() -> None:
         CONTACTPOINT_ENV="production",
         CONTACTPOINT_SECRET_KEY=STRONG_KEY,
         CONTACTPOINT_ALLOWED_HOSTS="contactpoint.example",
+        CONTACTPOINT_NHS_NUMBER_KEY=STRONG_KEY,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
