@@ -199,3 +199,163 @@ class ApiToken(models.Model):
     def is_usable(self, now: dt.datetime | None = None) -> bool:
         now = now or timezone.now()
         return self.revoked_at is None and self.expires_at > now
+
+
+# --- Protective monitoring (issue 6): quotas, the facts monitoring needs, alerts ---------------
+# Declared here because Django keeps an app's models in one module; the workflows that use them
+# live in contactpoint.access.protective.
+
+
+class QuotaCounter(models.Model):
+    """Lookups one person made in one fixed window: the database quota store.
+
+    Used when Redis is not configured. Each lookup is one atomic upsert
+    (INSERT ... ON CONFLICT DO UPDATE SET count = count + 1), so parallel requests in any
+    number of processes are all counted and none can read a stale total.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=8)
+    # Seconds since the epoch (UTC) of the window's start, from the database's clock.
+    window_start = models.BigIntegerField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "period", "window_start"], name="quota_counter_window"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.period}@{self.window_start}: {self.count}"
+
+
+class QuotaChildSeen(models.Model):
+    """One child disclosed to one person in one fixed window (database store of distinct children).
+
+    The unique constraint makes "distinct" exact under concurrency: INSERT ... ON CONFLICT DO
+    NOTHING, then a count of the window's rows.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=8)
+    window_start = models.BigIntegerField()
+    child_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "period", "window_start", "child_id"], name="quota_child_window"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.period}@{self.window_start}: child {self.child_id}"
+
+
+class ActivityBaseline(models.Model):
+    """A person's usual number of lookups a day, worked out from the audit log once a day."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="+")
+    computed_on = models.DateField()
+    daily_mean = models.FloatField()
+    active_days = models.PositiveSmallIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.daily_mean:.1f} a day over {self.active_days} days"
+
+
+class HomeAddress(models.Model):
+    """Where a person lives, recorded by their administrator for monitoring only.
+
+    The 2009 breaches were staff "testing" the system on their own families: a lookup of a
+    child at the person's own address raises an alert. Used for nothing else.
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="home_address")
+    postcode = models.CharField(max_length=8)
+    line_1 = models.CharField(max_length=100, blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"home address of {self.user_id}"
+
+
+class AlertSeverity(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+class AlertAudience(models.TextChoices):
+    SECURITY_OFFICER = "security_officer", "The organisation's security officer"
+    LA_CONTACTPOINT_TEAM = "la_contactpoint_team", "The child's local authority ContactPoint team"
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    INVESTIGATING = "investigating", "Investigating"
+    CLOSED = "closed", "Closed"
+
+
+class AlertOutcome(models.TextChoices):
+    LEGITIMATE = "legitimate", "Legitimate use: no further action"
+    ADVICE_GIVEN = "advice_given", "Advice or refresher training given"
+    MISUSE_CONFIRMED = "misuse_confirmed", "Misuse confirmed: disciplinary action"
+    REFERRED = "referred", "Referred to the police or the Information Commissioner"
+
+
+class Alert(models.Model):
+    """Something monitoring noticed, in one organisation's queue until a person closes it."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="alerts")
+    audience = models.CharField(max_length=24, choices=AlertAudience.choices)
+    rule = models.CharField(max_length=40)
+    severity = models.CharField(max_length=10, choices=AlertSeverity.choices)
+    summary = models.CharField(max_length=300)
+    detail = models.JSONField(default=dict)
+    # Who did it. The username is kept as well, so that the alert outlives the account.
+    subject_user = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts_about"
+    )
+    subject_username = models.CharField(max_length=150)
+    subject_organisation_code = models.CharField(max_length=40, blank=True)
+    # The child concerned, for alerts about one child (a shielded record viewed).
+    contactpoint_id = models.CharField(max_length=12, blank=True)
+    account_suspended = models.BooleanField(default=False)
+    # One alert per rule, person and window (or child): repeats update nothing and stay quiet.
+    dedupe_key = models.CharField(max_length=160, unique=True)
+    raised_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=16, choices=AlertStatus.choices, default=AlertStatus.OPEN)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    outcome = models.CharField(max_length=20, choices=AlertOutcome.choices, blank=True)
+    outcome_note = models.TextField(max_length=1000, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["organisation", "audience", "status", "raised_at"], name="alert_queue"
+            ),
+            models.Index(fields=["subject_user", "raised_at"], name="alert_subject"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="alert_closed_has_outcome",
+                condition=(Q(status="closed") & ~Q(outcome=""))
+                | (~Q(status="closed") & Q(outcome="")),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.get_severity_display()} alert {self.pk}: {self.rule} ({self.subject_username})"
+        )

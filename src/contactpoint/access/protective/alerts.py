@@ -1,0 +1,293 @@
+"""Alerts: raising them, the queues that hold them, and the work of closing them.
+
+An alert goes to the security officer of the person's organisation (an employer registered
+with an LA has no security officer of its own, so its alerts go to that LA's). When a shielded
+child's record is viewed, the child's LA ContactPoint team (its shielding officers) is told as
+well, as NHS CP-IS tells a council when a flagged child is looked at.
+
+Every alert raised, taken up or closed, and every automatic suspension, is an audit event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from contactpoint.access.audit_actions import AccessAction
+from contactpoint.access.models import (
+    Alert,
+    AlertAudience,
+    AlertOutcome,
+    AlertStatus,
+    Organisation,
+    User,
+)
+from contactpoint.access.organisations import NATIONAL_TEAM_CODE
+from contactpoint.access.protective.actions import ProtectiveAction
+from contactpoint.access.roles import Capability, role_has
+from contactpoint.access.services import InvalidChange, NotPermitted, _suspend
+from contactpoint.access.vocabularies import OrganisationKind
+from contactpoint.audit.services import record_event
+
+if TYPE_CHECKING:
+    from contactpoint.access.protective.monitoring import PersonFacts
+    from contactpoint.access.protective.rules import MonitoringRule
+
+SYSTEM_ACTOR = "protective-monitoring"
+DETAIL_ID_LIMIT = 50  # an alert keeps at most this many IDs; pages show fewer (see security views)
+
+
+# --- Where alerts go ---------------------------------------------------------------------------
+
+
+def security_organisation_for(organisation_id: int | None) -> Organisation:
+    """The organisation whose security officer hears about this person."""
+    organisation = (
+        Organisation.objects.filter(pk=organisation_id).first() if organisation_id else None
+    )
+    if organisation is not None and organisation.kind == OrganisationKind.EMPLOYER:
+        organisation = Organisation.objects.filter(
+            kind=OrganisationKind.LOCAL_AUTHORITY,
+            local_authority_id=organisation.local_authority_id,
+        ).first()
+    return organisation or Organisation.objects.get(code=NATIONAL_TEAM_CODE)
+
+
+def la_team_organisation(local_authority_id: int) -> Organisation | None:
+    """The organisation of the LA whose ContactPoint team (shielding officers) is told."""
+    return Organisation.objects.filter(
+        kind=OrganisationKind.LOCAL_AUTHORITY, local_authority_id=local_authority_id
+    ).first()
+
+
+# --- Raising ----------------------------------------------------------------------------------------
+
+
+def raise_for_finding(
+    *,
+    person: PersonFacts,
+    rule: MonitoringRule,
+    summary: str,
+    dedupe: str,
+    detail: Mapping[str, Any],
+    contactpoint_ids: Sequence[str] = (),
+    child_la_id: int | None = None,
+    account_suspended: bool = False,
+    ip_address: str | None = None,
+) -> list[Alert]:
+    """Raise the alerts one finding calls for; returns those newly raised (repeats are quiet)."""
+    ids = list(dict.fromkeys(contactpoint_ids))[:DETAIL_ID_LIMIT]
+    common: dict[str, Any] = {
+        "rule": rule.name,
+        "severity": rule.severity,
+        "summary": summary[:300],
+        "detail": {**detail, "contactpoint_ids": ids, "description": rule.description},
+        "subject_user_id": person.user_id,
+        "subject_username": person.username,
+        "subject_organisation_code": person.organisation_code,
+        "contactpoint_id": ids[0] if len(ids) == 1 else "",
+        "account_suspended": account_suspended,
+    }
+    key = f"{rule.name}:{person.user_id}:{dedupe}"[:160]
+    raised = []
+    alert = _raise(
+        key=key,
+        organisation=security_organisation_for(person.organisation_id),
+        audience=AlertAudience.SECURITY_OFFICER,
+        fields=common,
+        ip_address=ip_address,
+    )
+    if alert is not None:
+        raised.append(alert)
+    if rule.notify_child_la and child_la_id is not None:
+        team = la_team_organisation(child_la_id)
+        if team is not None:
+            alert = _raise(
+                key=f"{key}:la"[:160],
+                organisation=team,
+                audience=AlertAudience.LA_CONTACTPOINT_TEAM,
+                fields=common,
+                ip_address=ip_address,
+            )
+            if alert is not None:
+                raised.append(alert)
+    return raised
+
+
+def _raise(
+    *,
+    key: str,
+    organisation: Organisation,
+    audience: str,
+    fields: dict[str, Any],
+    ip_address: str | None,
+) -> Alert | None:
+    alert, created = Alert.objects.get_or_create(
+        dedupe_key=key, defaults={**fields, "organisation": organisation, "audience": audience}
+    )
+    if not created:
+        if fields["account_suspended"] and not alert.account_suspended:
+            Alert.objects.filter(pk=alert.pk).update(account_suspended=True)
+        return None
+    record_event(
+        action=ProtectiveAction.ALERT_RAISED,
+        actor_username=SYSTEM_ACTOR,
+        organisation_code=organisation.code,
+        subject_contactpoint_id=alert.contactpoint_id,
+        ip_address=ip_address,
+        detail={
+            "alert": alert.pk,
+            "rule": alert.rule,
+            "severity": alert.severity,
+            "audience": audience,
+            "person_id": alert.subject_user_id,
+            "person_username": alert.subject_username,
+            "account_suspended": alert.account_suspended,
+        },
+    )
+    return alert
+
+
+def stop_account(
+    *, user_id: int, reason: str, ip_address: str | None = None, purpose: str = ""
+) -> bool:
+    """Suspend an account for monitoring, ending every session and token; False if already so.
+
+    The same suspension an administrator makes (access.services), with no human actor: the
+    reason names the rule. Runs in the caller's transaction, so it commits with the audit
+    event recording the refused lookup.
+    """
+    with transaction.atomic(savepoint=False):
+        person = User.objects.select_for_update().filter(pk=user_id).first()
+        if person is None or person.is_suspended:
+            return False
+        _suspend(person, reason=reason[:200], by=None)
+        record_event(
+            action=AccessAction.ACCOUNT_SUSPENDED,
+            actor_username=SYSTEM_ACTOR,
+            organisation_code=person.organisation.code if person.organisation else "",
+            purpose=purpose,
+            ip_address=ip_address,
+            detail={
+                "person_id": person.pk,
+                "person_username": person.get_username(),
+                "person_organisation": person.organisation.code if person.organisation else "",
+                "reason": person.suspension_reason,
+            },
+        )
+    return True
+
+
+# --- The queues ----------------------------------------------------------------------------------------
+
+
+def queue_audience(user: User) -> AlertAudience | None:
+    """Which queue a person works: security officers theirs, shielding officers their LA team's."""
+    if role_has(user.role, Capability.READ_AUDIT):
+        return AlertAudience.SECURITY_OFFICER
+    if role_has(user.role, Capability.MANAGE_SHIELDING):
+        return AlertAudience.LA_CONTACTPOINT_TEAM
+    return None
+
+
+def alerts_visible_to(user: User, *, status: str = "") -> QuerySet[Alert]:
+    """The alerts in this person's queue, newest first; the national team's security officers
+    see every organisation's."""
+    audience = queue_audience(user)
+    organisation = user.organisation
+    if audience is None or organisation is None:
+        return Alert.objects.none()
+    alerts = Alert.objects.filter(audience=audience)
+    national = organisation.kind == OrganisationKind.NATIONAL_TEAM
+    if not (national and audience is AlertAudience.SECURITY_OFFICER):
+        alerts = alerts.filter(organisation=organisation)
+    if status:
+        alerts = alerts.filter(status=status)
+    return alerts.select_related("organisation").order_by("-raised_at", "-pk")
+
+
+def get_alert_for(user: User, alert_id: int) -> Alert | None:
+    return alerts_visible_to(user).filter(pk=alert_id).first()
+
+
+def open_alert_counts(user: User) -> dict[str, int]:
+    """How many alerts are open and under investigation in the person's queue."""
+    alerts = alerts_visible_to(user)
+    return {
+        status: alerts.filter(status=status).count()
+        for status in (AlertStatus.OPEN, AlertStatus.INVESTIGATING)
+    }
+
+
+# --- Working an alert ------------------------------------------------------------------------------
+
+
+def _lock_visible(officer: User, alert: Alert) -> Alert:
+    if get_alert_for(officer, alert.pk) is None:
+        raise NotPermitted("That alert is not in your queue.")
+    return Alert.objects.select_for_update().get(pk=alert.pk)
+
+
+def _audit_change(
+    action: ProtectiveAction, officer: User, alert: Alert, ip_address: str | None
+) -> None:
+    record_event(
+        action=action,
+        actor_id=officer.pk,
+        actor_username=officer.get_username(),
+        organisation_code=officer.organisation.code if officer.organisation else "",
+        subject_contactpoint_id=alert.contactpoint_id,
+        ip_address=ip_address,
+        detail={
+            "alert": alert.pk,
+            "rule": alert.rule,
+            "status": alert.status,
+            "outcome": alert.outcome,
+            "person_username": alert.subject_username,
+        },
+    )
+
+
+def start_investigating(*, officer: User, alert: Alert, ip_address: str | None) -> Alert:
+    """Take an open alert: it moves to "investigating", with who took it."""
+    with transaction.atomic():
+        locked = _lock_visible(officer, alert)
+        if locked.status != AlertStatus.OPEN:
+            raise InvalidChange("Only an open alert can be taken up.")
+        locked.status = AlertStatus.INVESTIGATING
+        locked.status_changed_at = timezone.now()
+        locked.handled_by = officer
+        locked.save(update_fields=["status", "status_changed_at", "handled_by"])
+        _audit_change(ProtectiveAction.ALERT_INVESTIGATING, officer, locked, ip_address)
+    return locked
+
+
+def close_alert(
+    *, officer: User, alert: Alert, outcome: str, note: str, ip_address: str | None
+) -> Alert:
+    """Close an alert with an outcome and a note saying what was found."""
+    note = " ".join(note.split())
+    if outcome not in AlertOutcome.values:
+        raise InvalidChange("Select the outcome.")
+    if not note:
+        raise InvalidChange("Enter what you found.")
+    if len(note) > 1000:
+        raise InvalidChange("What you found must be 1000 characters or fewer.")
+    with transaction.atomic():
+        locked = _lock_visible(officer, alert)
+        if locked.status == AlertStatus.CLOSED:
+            raise InvalidChange("That alert is already closed.")
+        locked.status = AlertStatus.CLOSED
+        locked.outcome = outcome
+        locked.outcome_note = note
+        locked.status_changed_at = timezone.now()
+        locked.handled_by = officer
+        locked.save(
+            update_fields=["status", "outcome", "outcome_note", "status_changed_at", "handled_by"]
+        )
+        _audit_change(ProtectiveAction.ALERT_CLOSED, officer, locked, ip_address)
+    return locked

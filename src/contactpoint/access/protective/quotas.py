@@ -1,0 +1,428 @@
+"""Per-person quotas on lookups and on distinct children disclosed, shared by every process.
+
+Two measures, each counted in fixed windows (DESIGN: "every user has quotas"):
+
+- **lookups**: every search, record view and audit report asked for, whatever it answered;
+- **children**: the distinct children disclosed to the person, in search results or a record.
+
+Counting children *disclosed* rather than records opened is what makes the quota bound what
+a person can take away: a search result row already names a child and gives the date of birth.
+
+Where the counts live
+    With ``REDIS_URL`` set, one Lua script per lookup (INCR for lookups, SADD + SCARD for the
+    children) runs atomically in Redis, so any number of gunicorn workers on any number of
+    machines see one count. Without Redis, the database does the same with one atomic
+    ``INSERT ... ON CONFLICT DO UPDATE SET count = count + 1`` and an
+    ``INSERT ... ON CONFLICT DO NOTHING`` of (window, child) rows. Not DRF throttling and not a
+    per-process cache: both let parallel requests through.
+
+Windows and clocks (decision)
+    Windows are fixed and aligned to the epoch in UTC (minute, hour, day, 7-day week), keyed by
+    the person's id and the window's start, so parallel sessions and API tokens of one person
+    share every counter. The time is the *store's* clock (Redis ``TIME`` or the database's
+    ``now()``), never a worker's, so a skewed or changed web server clock cannot split a window.
+    A high-water mark per person and period means a store clock stepping backwards never
+    returns to an earlier (possibly expired, hence empty) window; a forward step can end the
+    current windows early, once, which the longer windows and monitoring still cover. Counts
+    only ever grow within a window: a replayed request is counted again, never subtracted.
+
+When the store fails
+    If Redis cannot be reached the quota cannot be checked, so the lookup is refused with a
+    clear message (fail closed); it never falls through to "allowed".
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+from contactpoint.access.roles import Capability, Role, role_has
+
+# --- The quota table (data) ----------------------------------------------------------------------
+
+
+class Period(StrEnum):
+    MINUTE = "minute"
+    HOUR = "hour"
+    DAY = "day"
+    WEEK = "week"
+
+
+PERIOD_SECONDS: dict[Period, int] = {
+    Period.MINUTE: 60,
+    Period.HOUR: 3_600,
+    Period.DAY: 86_400,
+    Period.WEEK: 604_800,
+}
+# Largest first: in the database store the week row is written first by every lookup, so two
+# parallel lookups of one person queue on it and never count past each other (see _db_usage).
+PERIODS: tuple[Period, ...] = (Period.WEEK, Period.DAY, Period.HOUR, Period.MINUTE)
+
+
+class Measure(StrEnum):
+    LOOKUPS = "lookups"
+    CHILDREN = "children"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At `soft` the person is warned; above `hard` the account is suspended at once."""
+
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True)
+class RoleQuota:
+    lookups: Mapping[Period, Limit]
+    children: Mapping[Period, Limit]
+
+    def limit(self, measure: Measure, period: Period) -> Limit | None:
+        return (self.lookups if measure is Measure.LOOKUPS else self.children).get(period)
+
+
+# A practitioner's ordinary day is a handful of searches an hour and a few dozen children; an
+# ordinary week well under 150 (tests/monitoring builds such a day from synthetic data). The
+# daily hard limit on children is what guarantees that a determined insider leaves with at most
+# 50 children however they search (tests/attack).
+_FINDING_CHILDREN = RoleQuota(
+    lookups={
+        Period.MINUTE: Limit(soft=6, hard=15),
+        Period.HOUR: Limit(soft=60, hard=120),
+        Period.DAY: Limit(soft=200, hard=400),
+    },
+    children={
+        Period.HOUR: Limit(soft=20, hard=30),
+        Period.DAY: Limit(soft=35, hard=50),
+        Period.WEEK: Limit(soft=150, hard=250),
+    },
+)
+# Security officers disclose no records; their lookups are audit reports, limited all the same.
+_READING_AUDIT = RoleQuota(
+    lookups={
+        Period.MINUTE: Limit(soft=15, hard=40),
+        Period.HOUR: Limit(soft=150, hard=300),
+        Period.DAY: Limit(soft=400, hard=800),
+    },
+    children={},
+)
+
+# Named roles; any other role (one added later) gets its quota from its capabilities below, so
+# that a new searching role is never left without limits.
+ROLE_QUOTAS: dict[str, RoleQuota] = {
+    Role.PRACTITIONER: _FINDING_CHILDREN,
+    Role.SHIELDING_OFFICER: _FINDING_CHILDREN,
+    Role.DATA_QUALITY_OFFICER: _FINDING_CHILDREN,
+    Role.NATIONAL_TEAM: _FINDING_CHILDREN,
+    Role.SECURITY_OFFICER: _READING_AUDIT,
+}
+
+
+def quota_for(role: str) -> RoleQuota | None:
+    """The quota of a role; None for a role that may make no lookups at all (fail closed)."""
+    named = ROLE_QUOTAS.get(role)
+    if named is not None:
+        return named
+    if role_has(role, Capability.SEARCH_CHILDREN) or role_has(role, Capability.VIEW_CHILD):
+        return _FINDING_CHILDREN
+    if role_has(role, Capability.READ_AUDIT):
+        return _READING_AUDIT
+    return None
+
+
+# --- Usage -----------------------------------------------------------------------------------------
+
+
+class QuotaStoreUnavailable(RuntimeError):
+    """The shared counters could not be read or written, so no lookup may proceed."""
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A person's counts in the current windows, after this lookup was counted."""
+
+    now: int  # the store's clock, seconds since the epoch
+    window_starts: Mapping[Period, int]
+    lookups: Mapping[Period, int]
+    children: Mapping[Period, int]
+
+    def count(self, measure: Measure, period: Period) -> int:
+        return (self.lookups if measure is Measure.LOOKUPS else self.children).get(period, 0)
+
+
+@dataclass(frozen=True)
+class Breach:
+    measure: Measure
+    period: Period
+    count: int
+    limit: int
+    hard: bool
+    window_start: int
+
+
+def assess(quota: RoleQuota, usage: Usage) -> list[Breach]:
+    """Every limit the usage has reached: hard ones first (count above hard), then soft."""
+    hard: list[Breach] = []
+    soft: list[Breach] = []
+    for measure in Measure:
+        for period in PERIODS:
+            limit = quota.limit(measure, period)
+            if limit is None:
+                continue
+            count = usage.count(measure, period)
+            start = usage.window_starts.get(period, 0)
+            if count > limit.hard:
+                hard.append(Breach(measure, period, count, limit.hard, True, start))
+            elif count >= limit.soft:
+                soft.append(Breach(measure, period, count, limit.soft, False, start))
+    return hard + soft
+
+
+def describe(breach: Breach) -> str:
+    what = "searches and record views" if breach.measure is Measure.LOOKUPS else "children"
+    return f"{breach.count} {what} this {breach.period} (limit {breach.limit})"
+
+
+def warning_for(breach: Breach, quota: RoleQuota) -> str:
+    """The words a person sees when close to a limit."""
+    limit = quota.limit(breach.measure, breach.period)
+    hard = limit.hard if limit else breach.limit
+    what = (
+        "searches and record views" if breach.measure is Measure.LOOKUPS else "different children"
+    )
+    return (
+        f"You have looked at {breach.count} {what} this {breach.period}. At more than {hard} "
+        "your account is suspended automatically and your security officer is told."
+    )
+
+
+def record_usage(*, user_id: int, child_ids: Sequence[int] = (), now: int | None = None) -> Usage:
+    """Count one lookup and the children it disclosed; return the counts after it.
+
+    `now` is for tests only (to move between windows); the store's own clock is used otherwise.
+    Raises QuotaStoreUnavailable when the counters cannot be written.
+    """
+    return _usage(user_id=user_id, child_ids=child_ids, increment=True, now=now)
+
+
+def peek_usage(*, user_id: int, now: int | None = None) -> Usage:
+    """The current counts without counting anything (for the warning shown on pages)."""
+    return _usage(user_id=user_id, child_ids=(), increment=False, now=now)
+
+
+def _usage(*, user_id: int, child_ids: Sequence[int], increment: bool, now: int | None) -> Usage:
+    if redis_url():
+        return _redis_usage(user_id, child_ids, increment=increment, now=now)
+    return _db_usage(user_id, child_ids, increment=increment, now=now)
+
+
+def redis_url() -> str:
+    return str(getattr(settings, "REDIS_URL", "") or "")
+
+
+def key_prefix() -> str:
+    """Redis keys start with this (settings.CONTACTPOINT_QUOTA_KEY_PREFIX; tests use their own)."""
+    return str(getattr(settings, "CONTACTPOINT_QUOTA_KEY_PREFIX", "") or "contactpoint:quota")
+
+
+# --- Redis -----------------------------------------------------------------------------------------
+
+# ARGV: key base, increment (0/1), now override (0: Redis TIME), then per period: name, seconds,
+# counts children (0/1); then the child ids. Returns now, then per period: window start, lookups,
+# children. One round trip, atomic: no other command runs between the INCR and the SCARD.
+_LUA_USAGE = """
+local base = ARGV[1]
+local increment = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+if now == 0 then now = tonumber(redis.call('TIME')[1]) end
+local periods = tonumber(ARGV[4])
+local first_child = 5 + periods * 3
+local out = {now}
+for i = 0, periods - 1 do
+  local name = ARGV[5 + i * 3]
+  local seconds = tonumber(ARGV[6 + i * 3])
+  local counts_children = ARGV[7 + i * 3] == '1'
+  local start = now - (now % seconds)
+  local mark_key = base .. ':mark:' .. name
+  local mark = tonumber(redis.call('GET', mark_key) or '0')
+  local keep = math.max(seconds * 2, 172800)
+  if mark > start then
+    start = mark
+  elseif increment == 1 then
+    redis.call('SET', mark_key, start, 'EX', keep)
+  end
+  local lookups_key = base .. ':n:' .. name .. ':' .. start
+  local lookups
+  if increment == 1 then
+    lookups = redis.call('INCR', lookups_key)
+    redis.call('EXPIRE', lookups_key, seconds + keep)
+  else
+    lookups = tonumber(redis.call('GET', lookups_key) or '0')
+  end
+  local children = 0
+  if counts_children then
+    local children_key = base .. ':c:' .. name .. ':' .. start
+    if #ARGV >= first_child then
+      redis.call('SADD', children_key, unpack(ARGV, first_child, #ARGV))
+      redis.call('EXPIRE', children_key, seconds + keep)
+    end
+    children = redis.call('SCARD', children_key)
+  end
+  table.insert(out, start)
+  table.insert(out, lookups)
+  table.insert(out, children)
+end
+return out
+"""
+
+_CHILD_PERIODS = frozenset({Period.HOUR, Period.DAY, Period.WEEK})
+_clients: dict[str, tuple[Any, Any]] = {}
+_clients_lock = threading.Lock()
+
+
+def _redis_client(url: str) -> tuple[Any, Any]:
+    """One client (and connection pool) and its registered script per URL and process.
+
+    redis-py re-creates a pool after a fork, so gunicorn workers never share sockets.
+    """
+    import redis
+
+    with _clients_lock:
+        entry = _clients.get(url)
+        if entry is None:
+            client = redis.Redis.from_url(
+                url, socket_connect_timeout=0.5, socket_timeout=0.5, health_check_interval=30
+            )
+            entry = (client, client.register_script(_LUA_USAGE))
+            _clients[url] = entry
+    return entry
+
+
+def user_key_base(user_id: int) -> str:
+    """Every key of one person shares a hash tag, so a Redis Cluster keeps them on one node."""
+    return f"{key_prefix()}:{{{user_id}}}"
+
+
+def _redis_usage(
+    user_id: int, child_ids: Sequence[int], *, increment: bool, now: int | None
+) -> Usage:
+    import redis
+
+    _, script = _redis_client(redis_url())
+    argv: list[Any] = [user_key_base(user_id), int(increment), int(now or 0), len(PERIODS)]
+    for period in PERIODS:
+        argv += [period.value, PERIOD_SECONDS[period], int(period in _CHILD_PERIODS)]
+    argv += [int(child) for child in sorted(set(child_ids))]
+    try:
+        raw = script(keys=[], args=argv)
+    except redis.RedisError as error:
+        raise QuotaStoreUnavailable(f"the quota store (Redis) did not answer: {error}") from error
+    values = [int(v) for v in raw]
+    starts, lookups, children = {}, {}, {}
+    for index, period in enumerate(PERIODS):
+        start, looked, seen = values[1 + index * 3 : 4 + index * 3]
+        starts[period], lookups[period] = start, looked
+        if period in _CHILD_PERIODS:
+            children[period] = seen
+    return Usage(now=values[0], window_starts=starts, lookups=lookups, children=children)
+
+
+# --- The database ----------------------------------------------------------------------------------
+
+
+_COUNTER_UPSERT = (
+    "INSERT INTO access_quotacounter (user_id, period, window_start, count) VALUES {rows} "
+    "ON CONFLICT (user_id, period, window_start) "
+    "DO UPDATE SET count = access_quotacounter.count + 1 RETURNING period, count"
+)
+_CHILD_INSERT = (
+    "INSERT INTO access_quotachildseen (user_id, period, window_start, child_id) VALUES {rows} "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+def _database_now(cursor: Any) -> int:
+    if connection.vendor == "postgresql":
+        cursor.execute("SELECT EXTRACT(EPOCH FROM now())::bigint")
+    else:
+        cursor.execute("SELECT CAST(strftime('%s', 'now') AS INTEGER)")
+    return int(cursor.fetchone()[0])
+
+
+def _db_usage(user_id: int, child_ids: Sequence[int], *, increment: bool, now: int | None) -> Usage:
+    """The same counts with atomic upserts; runs inside the caller's transaction.
+
+    The upsert's row lock on the person's week row is held until the lookup's transaction ends,
+    so parallel lookups of one person are counted one after another and each sees the children
+    the others disclosed (READ COMMITTED would otherwise hide a parallel lookup's new rows).
+    """
+    with connection.cursor() as cursor:
+        clock = now if now is not None else _database_now(cursor)
+        cursor.execute(
+            "SELECT period, MAX(window_start) FROM access_quotacounter WHERE user_id = %s "
+            "GROUP BY period",
+            [user_id],
+        )
+        marks = {str(period): int(mark) for period, mark in cursor.fetchall()}
+        starts = {
+            period: max(clock - clock % PERIOD_SECONDS[period], marks.get(period.value, 0))
+            for period in PERIODS
+        }
+        lookups: dict[Period, int] = {}
+        if increment:
+            rows = ", ".join(["(%s, %s, %s, 1)"] * len(PERIODS))
+            params: list[Any] = []
+            for period in PERIODS:
+                params += [user_id, period.value, starts[period]]
+            upsert = _COUNTER_UPSERT.format(rows=rows)  # only placeholders are inserted
+            cursor.execute(upsert, params)
+            lookups = {Period(period): int(count) for period, count in cursor.fetchall()}
+        else:
+            lookups = _db_counts(cursor, "access_quotacounter", user_id, starts, PERIODS, "count")
+        child_periods = [p for p in PERIODS if p in _CHILD_PERIODS]
+        unique_children = sorted(set(child_ids))
+        if unique_children:
+            rows = ", ".join(["(%s, %s, %s, %s)"] * (len(child_periods) * len(unique_children)))
+            params = []
+            for period in child_periods:
+                for child in unique_children:
+                    params += [user_id, period.value, starts[period], int(child)]
+            cursor.execute(_CHILD_INSERT.format(rows=rows), params)
+        children = _db_counts(
+            cursor, "access_quotachildseen", user_id, starts, child_periods, "COUNT(*)"
+        )
+    return Usage(
+        now=clock,
+        window_starts=starts,
+        lookups={p: lookups.get(p, 0) for p in PERIODS},
+        children={p: children.get(p, 0) for p in child_periods},
+    )
+
+
+def _db_counts(
+    cursor: Any,
+    table: str,
+    user_id: int,
+    starts: Mapping[Period, int],
+    periods: Sequence[Period],
+    aggregate: str,
+) -> dict[Period, int]:
+    if not periods:
+        return {}
+    windows = " OR ".join(["(period = %s AND window_start = %s)"] * len(periods))
+    params: list[Any] = [user_id]
+    for period in periods:
+        params += [period.value, starts[period]]
+    select = f"MAX({aggregate})" if aggregate == "count" else aggregate
+    cursor.execute(
+        f"SELECT period, {select} FROM {table} WHERE user_id = %s AND ({windows}) "  # noqa: S608 (fixed names)
+        "GROUP BY period",
+        params,
+    )
+    return {Period(period): int(value) for period, value in cursor.fetchall()}
