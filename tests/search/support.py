@@ -6,7 +6,9 @@ import datetime as dt
 from typing import Any
 
 from django.utils import timezone
+from tests.access.factories import PersonFactory
 
+from contactpoint.access.models import Organisation, User
 from contactpoint.access.policy import Viewer
 from contactpoint.access.roles import Role
 from contactpoint.index.models import LocalAuthority
@@ -17,12 +19,21 @@ PURPOSE = "safeguarding_concern"
 
 
 def viewer(role: str = Role.PRACTITIONER, *, la_code: str = "E08000003", **fields: Any) -> Viewer:
-    """A viewer in an LA organisation (Manchester unless told), as access.policy sees one."""
+    """A viewer in an LA organisation (Manchester unless told), as access.policy sees one.
+
+    Backed by a real, fully gated account: quotas and monitoring (access.protective) count
+    each lookup against the account, and refuse one made for an account that does not exist.
+    """
     authority = LocalAuthority.objects.get(ons_code=la_code)
+    organisation = Organisation.objects.filter(local_authority=authority).first()
+    username = f"search-tester-{role}-{la_code}".replace("_", "-")
+    person = User.objects.filter(username=username).first() or PersonFactory(
+        username=username, role=role, organisation=organisation
+    )
     defaults: dict[str, Any] = {
-        "user_id": 1,
-        "username": "tester",
-        "organisation_code": "manchester",
+        "user_id": person.pk,
+        "username": person.username,
+        "organisation_code": organisation.code if organisation else "manchester",
         "organisation_name": authority.name,
         "local_authority_id": authority.pk,
     }

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from contactpoint.access.client import client_ip
 from contactpoint.access.policy import viewer_for
+from contactpoint.access.protective.monitoring import LookupRefused, usage_warnings
 from contactpoint.access.roles import Capability
 from contactpoint.access.rules import requires
 from contactpoint.access.selectors import get_request_purpose
@@ -269,6 +270,19 @@ def _no_store(response: Response) -> Response:
     return response
 
 
+def _stopped(refused: LookupRefused) -> Response:
+    """A quota or monitoring rule stopped the lookup (access.protective): say why, show nothing."""
+    return Response({"detail": str(refused)}, status=refused.http_status)
+
+
+def _with_usage_warning(request: Request, response: Response) -> Response:
+    """Near a quota, say so in a header: the body's shape is the same as ever."""
+    warnings = usage_warnings(request.user)
+    if warnings:
+        response["ContactPoint-Usage-Warning"] = " ".join(warnings)
+    return response
+
+
 class ChildSearchView(APIView):
     """Search for a child. Every search is audited with its criteria and the IDs returned."""
 
@@ -276,7 +290,12 @@ class ChildSearchView(APIView):
 
     @extend_schema(
         request=SearchRequestSerializer,
-        responses={200: SearchResponseSerializer, 400: ErrorSerializer, 503: ErrorSerializer},
+        responses={
+            200: SearchResponseSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            503: ErrorSerializer,
+        },
         summary="Search for a child (criteria in the body; at most the cap of results)",
     )
     def post(self, request: Request) -> Response:
@@ -291,9 +310,13 @@ class ChildSearchView(APIView):
             )
         except CriteriaRefused as refusal:
             return Response({"detail": str(refusal)}, status=status.HTTP_400_BAD_REQUEST)
+        except LookupRefused as refused:
+            return _stopped(refused)
         except SearchUnavailable:
             return Response({"detail": UNAVAILABLE}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        return _no_store(Response(SearchResponseSerializer(results).data))
+        return _with_usage_warning(
+            request, _no_store(Response(SearchResponseSerializer(results).data))
+        )
 
 
 class ChildView(APIView):
@@ -313,6 +336,7 @@ class ChildView(APIView):
         responses={
             200: ChildSerializer,
             400: ErrorSerializer,
+            403: ErrorSerializer,
             404: ErrorSerializer,
             503: ErrorSerializer,
         },
@@ -330,6 +354,8 @@ class ChildView(APIView):
             return Response({"detail": str(invalid)}, status=status.HTTP_400_BAD_REQUEST)
         except ChildNotFound:
             return Response({"detail": NOT_FOUND}, status=status.HTTP_404_NOT_FOUND)
+        except LookupRefused as refused:
+            return _stopped(refused)
         except SearchUnavailable:
             return Response({"detail": UNAVAILABLE}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        return _no_store(Response(ChildSerializer(projection).data))
+        return _with_usage_warning(request, _no_store(Response(ChildSerializer(projection).data)))

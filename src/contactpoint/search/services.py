@@ -23,6 +23,11 @@ from contactpoint.access.policy import (
     project_search_result,
     search_mode,
 )
+from contactpoint.access.protective.monitoring import (
+    LookupKind,
+    LookupRefused,
+    enforce_and_monitor,
+)
 from contactpoint.audit.services import record_event
 from contactpoint.index import contactpoint_id as cp_id
 from contactpoint.index.models import Address, Child, ChildName
@@ -124,7 +129,8 @@ def search_children(
 ) -> SearchResults:
     """Search, rank, band and cap; audit who searched, why, with what, and which IDs came back.
 
-    Raises CriteriaRefused (audited) when the criteria are not specific enough, and
+    Raises CriteriaRefused (audited) when the criteria are not specific enough,
+    LookupRefused (audited) when a quota or monitoring rule stops it (access.protective), and
     SearchUnavailable when the database or the audit log cannot be written.
     """
     _require_purpose(purpose)
@@ -132,31 +138,58 @@ def search_children(
     try:
         if refusal is not None:
             with transaction.atomic():
+                verdict = enforce_and_monitor(
+                    viewer=viewer,
+                    kind=LookupKind.SEARCH,
+                    outcome=SearchOutcome.REFUSED,
+                    criteria=criteria.for_audit(),
+                    purpose=purpose,
+                    ip_address=ip_address,
+                )
                 _audit(
                     viewer=viewer,
                     action=SearchAction.SEARCH,
                     outcome=SearchOutcome.REFUSED,
                     purpose=purpose,
                     ip_address=ip_address,
-                    detail={"criteria": criteria.for_audit(), "reason": refusal},
+                    detail={
+                        "criteria": criteria.for_audit(),
+                        "reason": refusal,
+                        **verdict.audit_detail,
+                    },
                 )
         else:
             with transaction.atomic():
                 results, candidates = _search(viewer, criteria)
+                # Quotas and protective monitoring, in this transaction; a refusal shows nothing.
+                verdict = enforce_and_monitor(
+                    viewer=viewer,
+                    kind=LookupKind.SEARCH,
+                    outcome=results.outcome,
+                    disclosed=[row.contactpoint_id for row in results.rows],
+                    criteria=criteria.for_audit(),
+                    purpose=purpose,
+                    ip_address=ip_address,
+                )
+                if not verdict.allowed:
+                    results = SearchResults(SearchOutcome.REFUSED, message=verdict.message)
                 _audit(
                     viewer=viewer,
                     action=SearchAction.SEARCH,
-                    outcome=results.outcome,
+                    outcome=results.outcome if verdict.allowed else verdict.audit_outcome,
                     purpose=purpose,
                     ip_address=ip_address,
                     detail={
                         "criteria": criteria.for_audit(),
                         "candidates": candidates,
                         "returned": [row.contactpoint_id for row in results.rows],
+                        **verdict.audit_detail,
                     },
                 )
     except DatabaseError as error:
         raise SearchUnavailable("the search could not be recorded, so it was not run") from error
+    if not verdict.allowed:
+        raise LookupRefused(verdict)
     if refusal is not None:
         raise CriteriaRefused(refusal)
     return results
@@ -252,7 +285,8 @@ def view_child(
     """One child's record as the policy lets this viewer see it; audited with what was shown.
 
     Raises InvalidChildId for a malformed ID, ChildNotFound (audited) when no child with the ID
-    is visible to the viewer, and SearchUnavailable when the audit event cannot be written.
+    is visible to the viewer, LookupRefused (audited) when a quota or monitoring rule stops it,
+    and SearchUnavailable when the audit event cannot be written.
     """
     _require_purpose(purpose)
     try:
@@ -267,15 +301,26 @@ def view_child(
                 if child is not None
                 else None
             )
-            if projection is None:
+            # Quotas and protective monitoring, in this transaction; a refusal shows nothing.
+            verdict = enforce_and_monitor(
+                viewer=viewer,
+                kind=LookupKind.VIEW,
+                outcome=ViewOutcome.NOT_FOUND if projection is None else ViewOutcome.SHOWN,
+                disclosed=[] if projection is None else [canonical],
+                requested_id=canonical,
+                purpose=purpose,
+                ip_address=ip_address,
+            )
+            if projection is None or not verdict.allowed:
+                projection = None
                 _audit(
                     viewer=viewer,
                     action=SearchAction.VIEW,
-                    outcome=ViewOutcome.NOT_FOUND,
+                    outcome=ViewOutcome.NOT_FOUND if verdict.allowed else verdict.audit_outcome,
                     purpose=purpose,
                     ip_address=ip_address,
                     subject=canonical,
-                    detail={"exists": child is not None},
+                    detail={"exists": child is not None, **verdict.audit_detail},
                 )
             else:
                 _audit(
@@ -285,10 +330,16 @@ def view_child(
                     purpose=purpose,
                     ip_address=ip_address,
                     subject=canonical,
-                    detail={"mode": str(projection.mode), "shown": projection.shown},
+                    detail={
+                        "mode": str(projection.mode),
+                        "shown": projection.shown,
+                        **verdict.audit_detail,
+                    },
                 )
     except DatabaseError as error:
         raise SearchUnavailable("the view could not be recorded, so nothing was shown") from error
+    if not verdict.allowed:
+        raise LookupRefused(verdict)
     if projection is None:
         raise ChildNotFound(canonical)
     return projection

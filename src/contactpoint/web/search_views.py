@@ -6,6 +6,7 @@ never cached. Everything shown comes from access.policy's projections.
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -13,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from contactpoint.access.client import client_ip
 from contactpoint.access.policy import FIELD_CLASSES, viewer_for
+from contactpoint.access.protective.monitoring import LookupRefused, usage_warnings
 from contactpoint.access.roles import Capability
 from contactpoint.access.rules import access_rule, requires
 from contactpoint.access.selectors import get_request_purpose
@@ -31,6 +33,21 @@ from contactpoint.web.forms_search import ChildSearchForm
 
 def _unavailable(request: HttpRequest) -> HttpResponse:
     return render(request, "web/search/unavailable.html", status=503)
+
+
+def _stopped(request: HttpRequest, refused: LookupRefused) -> HttpResponse:
+    """A quota or monitoring rule stopped the lookup (access.protective): say why, show nothing."""
+    return render(
+        request,
+        "web/security/stopped.html",
+        {"message": str(refused)},
+        status=refused.http_status,
+    )
+
+
+def _warn_near_limits(request: HttpRequest) -> None:
+    for warning in usage_warnings(signed_in_user(request)):
+        messages.warning(request, warning)
 
 
 @access_rule(requires(Capability.SEARCH_CHILDREN))
@@ -52,8 +69,12 @@ def search(request: HttpRequest) -> HttpResponse:
                 )
             except CriteriaRefused as refusal:
                 form.add_error(None, str(refusal))
+            except LookupRefused as refused:
+                return _stopped(request, refused)
             except SearchUnavailable:
                 return _unavailable(request)
+            else:
+                _warn_near_limits(request)
         if form.errors:
             status = 400
     return render(
@@ -80,8 +101,11 @@ def child(request: HttpRequest, contactpoint_id: str) -> HttpResponse:
         return render(request, "web/search/bad_id.html", {"message": str(invalid)}, status=400)
     except ChildNotFound:
         return render(request, "web/search/not_found.html", status=404)
+    except LookupRefused as refused:
+        return _stopped(request, refused)
     except SearchUnavailable:
         return _unavailable(request)
+    _warn_near_limits(request)
     return render(
         request,
         "web/search/child.html",
