@@ -1,0 +1,5 @@
+"""Fixtures shared by the protective-monitoring suites (tests/monitoring/support.py)."""
+
+from tests.monitoring.support import database_store, quota_store, redis_store
+
+__all__ = ["database_store", "quota_store", "redis_store"]

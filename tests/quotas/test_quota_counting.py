@@ -1,0 +1,251 @@
+"""Counting lookups and distinct children in fixed windows, on Redis and in the database.
+
+Every test that takes `quota_store` runs on both stores; the parallel tests need a store that
+several connections can share at once (Redis, or PostgreSQL for the database store).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+
+import pytest
+from django.db import connection, transaction
+from tests.monitoring.support import practitioner
+
+from contactpoint.access.models import QuotaCounter
+from contactpoint.access.protective import quotas
+from contactpoint.access.protective.quotas import (
+    PERIOD_SECONDS,
+    Limit,
+    Measure,
+    Period,
+    QuotaStoreUnavailable,
+    RoleQuota,
+    Usage,
+    assess,
+    peek_usage,
+    quota_for,
+    record_usage,
+)
+from contactpoint.access.roles import ROLE_CAPABILITIES, Capability, Role
+
+pytestmark = pytest.mark.django_db
+
+# 10:00:00 UTC on a Tuesday: the start of an hour, so windows are easy to reason about.
+T = 1_795_514_400
+assert T % 3600 == 0
+
+
+def test_each_lookup_counts_once_in_every_window(quota_store: str) -> None:
+    person = practitioner()
+    for _ in range(3):
+        usage = record_usage(user_id=person.pk, now=T + 5)
+    assert usage.lookups == {Period.WEEK: 3, Period.DAY: 3, Period.HOUR: 3, Period.MINUTE: 3}
+
+
+def test_windows_are_fixed_and_aligned_to_the_epoch(quota_store: str) -> None:
+    person = practitioner()
+    usage = record_usage(user_id=person.pk, now=T + 61)
+    assert usage.window_starts[Period.MINUTE] == T + 60
+    assert usage.window_starts[Period.HOUR] == T
+    assert usage.window_starts[Period.DAY] == T - T % 86_400
+
+
+def test_a_new_minute_starts_from_zero_but_the_hour_goes_on(quota_store: str) -> None:
+    person = practitioner()
+    record_usage(user_id=person.pk, now=T + 1)
+    record_usage(user_id=person.pk, now=T + 2)
+    usage = record_usage(user_id=person.pk, now=T + 61)
+    assert usage.lookups[Period.MINUTE] == 1
+    assert usage.lookups[Period.HOUR] == 3
+
+
+def test_each_child_counts_once_per_window_however_often_disclosed(quota_store: str) -> None:
+    person = practitioner()
+    record_usage(user_id=person.pk, child_ids=[1, 2, 3], now=T + 1)
+    record_usage(user_id=person.pk, child_ids=[2, 3, 4], now=T + 2)
+    usage = record_usage(user_id=person.pk, child_ids=[4, 4, 4], now=T + 3)
+    assert usage.children == {Period.WEEK: 4, Period.DAY: 4, Period.HOUR: 4}
+    later = record_usage(user_id=person.pk, child_ids=[1], now=T + 3600)
+    assert later.children[Period.HOUR] == 1 and later.children[Period.DAY] == 4
+
+
+def test_people_have_separate_counters(quota_store: str) -> None:
+    first, second = practitioner(), practitioner()
+    record_usage(user_id=first.pk, child_ids=[1], now=T)
+    usage = record_usage(user_id=second.pk, child_ids=[2], now=T)
+    assert usage.lookups[Period.DAY] == 1 and usage.children[Period.DAY] == 1
+
+
+def test_a_clock_stepping_back_never_reopens_an_earlier_window(quota_store: str) -> None:
+    """The store's clock goes back an hour: counting carries on in the latest window."""
+    person = practitioner()
+    for _ in range(4):
+        record_usage(user_id=person.pk, child_ids=[7, 8], now=T + 3 * 3600)
+    usage = record_usage(user_id=person.pk, child_ids=[9], now=T + 2 * 3600)
+    assert usage.window_starts[Period.HOUR] == T + 3 * 3600
+    assert usage.lookups[Period.HOUR] == 5
+    assert usage.children[Period.HOUR] == 3
+
+
+def test_peeking_counts_nothing(quota_store: str) -> None:
+    person = practitioner()
+    record_usage(user_id=person.pk, child_ids=[1], now=T)
+    peeked = peek_usage(user_id=person.pk, now=T)
+    assert peeked.lookups[Period.DAY] == 1 and peeked.children[Period.DAY] == 1
+    assert peek_usage(user_id=person.pk, now=T).lookups[Period.DAY] == 1
+
+
+def test_a_replayed_request_is_counted_again_never_subtracted(quota_store: str) -> None:
+    person = practitioner()
+    first = record_usage(user_id=person.pk, child_ids=[5], now=T)
+    replay = record_usage(user_id=person.pk, child_ids=[5], now=T)
+    assert replay.lookups[Period.MINUTE] == first.lookups[Period.MINUTE] + 1
+    assert replay.children[Period.HOUR] == 1
+
+
+def test_the_database_store_keeps_one_row_per_window(database_store: None) -> None:
+    person = practitioner()
+    for _ in range(5):
+        record_usage(user_id=person.pk, now=T)
+    assert QuotaCounter.objects.filter(user=person).count() == len(quotas.PERIODS)
+
+
+def test_an_unreachable_redis_is_reported_not_ignored(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    with pytest.raises(QuotaStoreUnavailable):
+        record_usage(user_id=1, now=T)
+
+
+# --- The quota table ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", [*Role.values, "a_role_added_later"])
+def test_every_role_that_looks_children_up_has_a_quota(role: str) -> None:
+    capabilities = ROLE_CAPABILITIES.get(role, frozenset())
+    looks_up = {Capability.SEARCH_CHILDREN, Capability.VIEW_CHILD, Capability.READ_AUDIT}
+    assert (quota_for(role) is not None) == bool(capabilities & looks_up)
+
+
+def test_a_new_searching_role_gets_limits_from_its_capabilities(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setitem(
+        ROLE_CAPABILITIES, "visiting_practitioner", frozenset({Capability.SEARCH_CHILDREN})
+    )
+    assert quota_for("visiting_practitioner") == quota_for(Role.PRACTITIONER)
+
+
+def test_the_daily_hard_limit_on_children_is_at_most_50() -> None:
+    """The promise the attack test checks: nobody leaves with more than 50 children a day."""
+    for role in Role.values:
+        quota = quota_for(role)
+        if quota is not None and Period.DAY in quota.children:
+            assert quota.children[Period.DAY].hard <= 50
+
+
+def test_limits_are_ordered_soft_below_hard_and_short_below_long() -> None:
+    for role in Role.values:
+        quota = quota_for(role)
+        if quota is None:
+            continue
+        for table in (quota.lookups, quota.children):
+            for limit in table.values():
+                assert 0 < limit.soft < limit.hard
+            hards = [table[p].hard for p in quotas.PERIODS if p in table]
+            assert hards == sorted(hards, reverse=True)
+
+
+def test_assess_reports_hard_breaches_first() -> None:
+    quota = RoleQuota(lookups={Period.MINUTE: Limit(2, 3)}, children={Period.HOUR: Limit(5, 10)})
+    usage = Usage(
+        now=T,
+        window_starts={Period.MINUTE: T, Period.HOUR: T},
+        lookups={Period.MINUTE: 2},
+        children={Period.HOUR: 11},
+    )
+    breaches = assess(quota, usage)
+    assert [(b.measure, b.hard) for b in breaches] == [
+        (Measure.CHILDREN, True),
+        (Measure.LOOKUPS, False),
+    ]
+
+
+# --- Many processes at once --------------------------------------------------------------------------
+
+
+def _in_parallel(work: Callable[[int], None], workers: int) -> None:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(workers)
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            work(index)
+        except BaseException as error:  # surfaced below: a thread's failure fails the test
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+
+
+def _needs_shared_store(store: str) -> None:
+    if store == "database" and connection.vendor != "postgresql":
+        pytest.skip("parallel writers need PostgreSQL: SQLite's test database is per connection")
+
+
+def _lookup_transaction(store: str) -> AbstractContextManager[object]:
+    """A lookup's transaction: the database store counts inside it; Redis needs none."""
+    return transaction.atomic() if store == "database" else nullcontext()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_lookups_are_all_counted(quota_store: str) -> None:
+    _needs_shared_store(quota_store)
+    person = practitioner()
+    per_worker, workers = 10, 8
+
+    def work(index: int) -> None:
+        for n in range(per_worker):
+            with _lookup_transaction(quota_store):
+                record_usage(user_id=person.pk, child_ids=[index * 100 + n], now=T)
+
+    _in_parallel(work, workers)
+    usage = peek_usage(user_id=person.pk, now=T)
+    assert usage.lookups[Period.MINUTE] == per_worker * workers
+    assert usage.children[Period.HOUR] == per_worker * workers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_disclosures_never_pass_the_hard_limit(quota_store: str) -> None:
+    """Eight lookups at once, ten new children each: what is allowed stays within the limit."""
+    _needs_shared_store(quota_store)
+    person = practitioner()
+    hard = quotas._FINDING_CHILDREN.children[Period.HOUR].hard
+    allowed: list[list[int]] = []
+    lock = threading.Lock()
+
+    def work(index: int) -> None:
+        children = [index * 100 + n for n in range(10)]
+        with _lookup_transaction(quota_store):
+            usage = record_usage(user_id=person.pk, child_ids=children, now=T)
+            if usage.children[Period.HOUR] <= hard:
+                with lock:
+                    allowed.append(children)
+
+    _in_parallel(work, 8)
+    shown = {child for batch in allowed for child in batch}
+    assert len(shown) <= hard
+    assert len(allowed) == hard // 10
+
+
+def test_period_lengths_nest_so_a_longer_window_boundary_is_every_shorter_one() -> None:
+    lengths = [PERIOD_SECONDS[p] for p in reversed(quotas.PERIODS)]
+    assert all(longer % shorter == 0 for shorter, longer in itertools.pairwise(lengths))
