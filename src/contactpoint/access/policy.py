@@ -384,6 +384,32 @@ class ChildProjection:
         return sorted(str(c) for c in self.field_classes)
 
 
+@dataclass(frozen=True, slots=True)
+class BreakGlassReveal:
+    """A break-glass grant being spent on one view (issue 7), made by shielding.services.
+
+    The shielding app consumes the grant, alerts the LA's officers and audits the view in the
+    same transaction; the policy only checks that the reveal is this viewer's, for this child,
+    and that their role may break the glass. It never widens anything but a shielded record.
+    """
+
+    grant_id: int
+    user_id: int
+    contactpoint_id: str
+
+
+def reveal_applies(reveal: BreakGlassReveal | None, viewer: Viewer, child: Child) -> bool:
+    """Whether a break-glass reveal lifts the shield for this viewer and this child."""
+    return (
+        reveal is not None
+        and child.is_shielded
+        and role_has(viewer.role, Capability.BREAK_GLASS)
+        and viewer.user_id is not None
+        and reveal.user_id == viewer.user_id
+        and reveal.contactpoint_id == child.contactpoint_id
+    )
+
+
 class PurposeRequired(ValueError):
     """A child may be seen only for a stated reason for access."""
 
@@ -610,11 +636,14 @@ def project_child(
     purpose: str,
     today: dt.date | None = None,
     contact_team: Callable[[int], ContactTeam] | None = None,
+    reveal: BreakGlassReveal | None = None,
 ) -> ChildProjection | None:
     """What this viewer may see of this child, or None when they may not know it exists.
 
     `child` should be loaded with PROJECTION_SELECT_RELATED and PROJECTION_PREFETCH_RELATED.
-    A stated reason for access is required (DESIGN: every view has a purpose).
+    A stated reason for access is required (DESIGN: every view has a purpose). `reveal`, a
+    break-glass grant being spent, shows a shielded record whole to that one viewer; it
+    changes nothing else (archived, sensitive-service and role rules still apply).
     """
     if not purpose.strip():
         raise PurposeRequired("a child's record is shown only for a stated reason for access")
@@ -622,6 +651,8 @@ def project_child(
     mode = view_mode(viewer, child, today=today)
     if mode is None:
         return None
+    if mode is ViewMode.RESTRICTED and reveal_applies(reveal, viewer, child):
+        mode = ViewMode.FULL
     parts = _parts(viewer, child, today)
     current = next((n for n in parts.names if n.kind == NameKind.CURRENT), None)
     shown = _visible_field_classes(mode, parts)

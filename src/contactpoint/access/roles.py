@@ -18,6 +18,9 @@ class Role(models.TextChoices):
     DATA_QUALITY_OFFICER = "data_quality_officer", "Data-quality officer"
     SECURITY_OFFICER = "security_officer", "Security officer"
     NATIONAL_TEAM = "national_team", "National ContactPoint team"
+    # Practitioners whose work may justify breaking the glass on a shielded record (issue 7).
+    CHILD_PROTECTION_SOCIAL_WORKER = "cp_social_worker", "Child-protection social worker"
+    POLICE_LIAISON = "police_liaison", "Police liaison officer"
 
 
 class Capability(StrEnum):
@@ -34,6 +37,8 @@ class Capability(StrEnum):
     MANAGE_ACCOUNTS = "manage_accounts"
     MANAGE_ORGANISATIONS = "manage_organisations"
     VIEW_ARCHIVED = "view_archived"
+    # Reveal one shielded record for one view, with a typed reason; alerts at once (issue 7).
+    BREAK_GLASS = "break_glass"
 
 
 _FINDING_CHILDREN = frozenset(
@@ -43,6 +48,15 @@ _FINDING_CHILDREN = frozenset(
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.PRACTITIONER: _FINDING_CHILDREN
     | {Capability.MANAGE_OWN_INVOLVEMENTS, Capability.RECORD_ASSESSMENT_INDICATOR},
+    # Break-glass roles work like practitioners, and may also reveal a shielded record once.
+    Role.CHILD_PROTECTION_SOCIAL_WORKER: _FINDING_CHILDREN
+    | {
+        Capability.MANAGE_OWN_INVOLVEMENTS,
+        Capability.RECORD_ASSESSMENT_INDICATOR,
+        Capability.BREAK_GLASS,
+    },
+    Role.POLICE_LIAISON: _FINDING_CHILDREN
+    | {Capability.MANAGE_OWN_INVOLVEMENTS, Capability.BREAK_GLASS},
     Role.LA_ADMINISTRATOR: frozenset({Capability.MANAGE_ACCOUNTS}),
     # Shielding officers find a child before shielding it, and see shielded records of their LA.
     Role.SHIELDING_OFFICER: _FINDING_CHILDREN
@@ -73,6 +87,7 @@ PURPOSE_CAPABILITIES = frozenset(
         Capability.MANAGE_SHIELDING,
         Capability.CORRECT_RECORDS,
         Capability.VIEW_ARCHIVED,
+        Capability.BREAK_GLASS,
     }
 )
 

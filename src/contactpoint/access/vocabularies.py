@@ -56,6 +56,9 @@ ROLES_BY_KIND: dict[str, tuple[str, ...]] = {
         Role.SHIELDING_OFFICER,
         Role.DATA_QUALITY_OFFICER,
         Role.SECURITY_OFFICER,
+        # Break-glass roles (issue 7): police liaison officers work within the LA's team.
+        Role.CHILD_PROTECTION_SOCIAL_WORKER,
+        Role.POLICE_LIAISON,
     ),
     OrganisationKind.EMPLOYER: (Role.PRACTITIONER,),
     OrganisationKind.NATIONAL_PARTNER: (Role.PRACTITIONER, Role.SECURITY_OFFICER),
