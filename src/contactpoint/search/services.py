@@ -149,7 +149,7 @@ def search_children(
                 _audit(
                     viewer=viewer,
                     action=SearchAction.SEARCH,
-                    outcome=SearchOutcome.REFUSED,
+                    outcome=SearchOutcome.REFUSED if verdict.allowed else verdict.audit_outcome,
                     purpose=purpose,
                     ip_address=ip_address,
                     detail={
