@@ -359,3 +359,8 @@ class Alert(models.Model):
         return (
             f"{self.get_severity_display()} alert {self.pk}: {self.rule} ({self.subject_username})"
         )
+
+    @property
+    def reference(self) -> str:
+        """How people refer to an alert, and its URL: A12."""
+        return f"A{self.pk}"

@@ -10,6 +10,7 @@ from contactpoint.web import (
     national_views,
     review_views,
     search_views,
+    security_views,
     signin_views,
     views,
 )
@@ -68,4 +69,7 @@ urlpatterns = [
     path("review", review_views.review_queue, name="review-queue"),
     path("review/<str:code>", review_views.review_item, name="review-item"),
     path("review/merges/<str:code>/unmerge", review_views.review_unmerge, name="review-unmerge"),
+    # Protective monitoring (access.protective): alert queues, audited reports, home address;
+    # each route's access rule is declared in security_views.ROUTES
+    *security_views.ROUTES,
 ]
