@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "contactpoint.audit",
     "contactpoint.index",
     "contactpoint.access",
+    "contactpoint.shielding",
     "contactpoint.matching",
     "contactpoint.feeds",
     "contactpoint.api",

@@ -11,6 +11,7 @@ from contactpoint.web import (
     review_views,
     search_views,
     security_views,
+    shielding_views,
     signin_views,
     views,
 )
@@ -69,6 +70,41 @@ urlpatterns = [
     path("review", review_views.review_queue, name="review-queue"),
     path("review/<str:code>", review_views.review_item, name="review-item"),
     path("review/merges/<str:code>/unmerge", review_views.review_unmerge, name="review-unmerge"),
+    # Shielding (shielding app): officers' pages, asking to shield, brokered contact, break-glass
+    path("shielding", shielding_views.shielding_home, name="shielding"),
+    path("shielding/reviews", shielding_views.review_queue, name="shielding-reviews"),
+    path("shielding/cases", shielding_views.cases, name="shielding-cases"),
+    path(
+        "shielding/cases/requests/<str:code>",
+        shielding_views.shielding_request,
+        name="shielding-request",
+    ),
+    path(
+        "shielding/cases/contact/<str:code>",
+        shielding_views.contact_case,
+        name="shielding-contact",
+    ),
+    path(
+        "children/<str:contactpoint_id>/shielding",
+        shielding_views.shielding_record,
+        name="shielding-record",
+    ),
+    path(
+        "children/<str:contactpoint_id>/ask-to-shield",
+        shielding_views.ask_to_shield,
+        name="ask-to-shield",
+    ),
+    path(
+        "children/<str:contactpoint_id>/contact-request",
+        shielding_views.contact_request,
+        name="contact-request",
+    ),
+    path(
+        "children/<str:contactpoint_id>/break-glass",
+        shielding_views.break_glass,
+        name="break-glass",
+    ),
+    path("break-glass/<str:code>", shielding_views.break_glass_view, name="break-glass-view"),
     # Protective monitoring (access.protective): alert queues, audited reports, home address;
     # each route's access rule is declared in security_views.ROUTES
     *security_views.ROUTES,

@@ -1,0 +1,1 @@
+"""Shielding: hide a vulnerable child's whereabouts, and never lose the shield (issue 7)."""
