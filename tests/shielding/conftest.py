@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+
+# The feeds engineer's registered sources and reference data, for loading real feed files.
+from tests.feeds.conftest import education, health, make_source, reference  # noqa: F401
 from tests.shielding.support import (
     BOLTON,
     make_hidden_child,

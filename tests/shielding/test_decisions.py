@@ -295,7 +295,10 @@ def test_an_officer_confirms_a_source_shield_by_reviewing_it(
         source_system="nw-health",
     )
     review = services.review_shield(
-        officer=officer, child=hidden_child, reason=ShieldingReason.WITNESS_PROTECTION, justification=WHY
+        officer=officer,
+        child=hidden_child,
+        reason=ShieldingReason.WITNESS_PROTECTION,
+        justification=WHY,
     )
     assert review.kind == DecisionKind.CONFIRM and review.source == DecisionSource.OFFICER
 
