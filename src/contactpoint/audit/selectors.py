@@ -66,18 +66,25 @@ def _written_as(event: AuditEvent) -> int | None:
     return None
 
 
-def verify_chain(*, progress: Callable[[int], object] | None = None) -> ChainVerification:
+def verify_chain(
+    *,
+    progress: Callable[[int], object] | None = None,
+    start_sequence: int = 1,
+    start_hash: str = GENESIS_HASH,
+) -> ChainVerification:
     """Walk the whole log in sequence order and report the first break, if any.
 
     Each event must carry sequence n (no gaps), hash to its stored hash, and name the previous
     event's hash; the last must match the chain head. Streaming: memory stays constant.
+    After retention pruning the log starts later: `start_sequence` and `start_hash` (the last
+    pruned event's hash) come from the signed prune marker (audit.checkpoints).
     """
     head = get_chain_head()
     checked = 0
-    expected = 1
-    previous_hash = GENESIS_HASH
+    expected = start_sequence
+    previous_hash = start_hash
     hash_before_previous: str | None = None
-    previous_sequence = 0
+    previous_sequence = start_sequence - 1
 
     def problem(kind: Tampering, sequence: int, message: str) -> ChainVerification:
         return ChainVerification(checked, head.sequence, ChainProblem(kind, sequence, message))
