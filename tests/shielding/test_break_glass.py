@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
-from tests.shielding.support import BOLTON, HIDDEN, HIDDEN_VALUES, person, web_client
+from tests.shielding.support import (
+    BOLTON,
+    HIDDEN,
+    HIDDEN_VALUES,
+    make_hidden_child,
+    person,
+    web_client,
+)
 
 from contactpoint.access.models import Alert, AlertAudience, AlertSeverity, Organisation, User
 from contactpoint.access.policy import ViewMode
@@ -192,3 +201,39 @@ def test_a_practitioner_cannot_reach_the_break_glass_pages(
     client = web_client(practitioner)
     assert client.get(f"/children/{hidden_child.contactpoint_id}/break-glass").status_code == 403
     assert client.get(f"/break-glass/{grant.reference}").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_grant_used_twice_at_the_same_time_reveals_the_record_once(
+    make_person: Callable[..., User],
+) -> None:
+    if connection.vendor == "sqlite" and connection.settings_dict["NAME"].startswith(
+        "file:memorydb"
+    ):
+        pytest.skip("threads cannot share SQLite's in-memory test database; runs on PostgreSQL")
+    worker = person(make_person, Role.CHILD_PROTECTION_SOCIAL_WORKER)
+    grant = _grant(worker, make_hidden_child())
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            barrier.wait()
+            services.use_break_glass(user=worker, reference=grant.reference)
+            outcomes.append("shown")
+        except services.GrantSpent:
+            outcomes.append("spent")
+        except BaseException as error:  # surfaced below: a thread's exception is otherwise lost
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sorted(outcomes) == ["shown", "spent"]
