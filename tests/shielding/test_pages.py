@@ -9,6 +9,8 @@ from django.utils import timezone
 from tests.shielding.support import HIDDEN, HIDDEN_VALUES, web_client
 
 from contactpoint.access.models import User
+from contactpoint.access.protective import quotas
+from contactpoint.access.protective.monitoring import LookupRefused
 from contactpoint.audit.models import AuditEvent
 from contactpoint.index.models import Child
 from contactpoint.shielding import services
@@ -186,3 +188,34 @@ def test_the_officer_sees_the_whole_record_the_practitioner_does_not(
     url = f"/children/{hidden_child.contactpoint_id}"
     assert HIDDEN.line_1 in web_client(officer).get(url).content.decode()
     assert HIDDEN.line_1 not in web_client(practitioner).get(url).content.decode()
+
+
+def test_an_officers_shielding_page_is_a_lookup_counted_against_their_quotas(
+    officer: User, hidden_child: Child
+) -> None:
+    before = quotas.peek_usage(user_id=officer.pk)
+    services.read_shielding_record(
+        officer=officer,
+        contactpoint_id=hidden_child.contactpoint_id,
+        purpose="safeguarding_concern",
+    )
+    after = quotas.peek_usage(user_id=officer.pk)
+    day = quotas.Period.DAY
+    assert after.lookups[day] == before.lookups.get(day, 0) + 1
+    assert after.children[day] == before.children.get(day, 0) + 1
+    event = AuditEvent.objects.get(action="shielding.record_viewed")
+    assert event.detail["shown"] == ["identity", "shielding"]
+
+
+def test_a_suspended_officers_shielding_page_shows_nothing(
+    officer: User, hidden_child: Child
+) -> None:
+    client = web_client(officer)
+    User.objects.filter(pk=officer.pk).update(suspended_at=timezone.now())
+    with pytest.raises(LookupRefused):
+        services.read_shielding_record(
+            officer=User.objects.get(pk=officer.pk),
+            contactpoint_id=hidden_child.contactpoint_id,
+            purpose="safeguarding_concern",
+        )
+    assert client.get(_record_url(hidden_child)).status_code in {302, 403}

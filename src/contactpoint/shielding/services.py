@@ -1075,7 +1075,11 @@ class ShieldingRecord:
 def read_shielding_record(
     *, officer: User, contactpoint_id: str, purpose: str, ip_address: str | None = None
 ) -> ShieldingRecord:
-    """One child of the officer's LA with its shielding history, audited like a view."""
+    """One child of the officer's LA with its shielding history, audited like a record view.
+
+    It is a lookup like any other (quotas and protective monitoring apply): LookupRefused,
+    audited and committed, when they stop it; NotAvailable (audited) outside the remit.
+    """
     child = selectors.get_child_in_remit(officer, contactpoint_id)
     if child is None:
         with transaction.atomic():
@@ -1088,32 +1092,55 @@ def read_shielding_record(
                 detail={"page": "shielding_record", "requested": contactpoint_id[:20]},
             )
         raise NotAvailable("No child with that ContactPoint ID is your local authority's.")
+    viewer = viewer_for(officer)
     with transaction.atomic():
         loaded = (
             Child.objects.select_related(*PROJECTION_SELECT_RELATED)
             .prefetch_related(*PROJECTION_PREFETCH_RELATED)
             .get(pk=child.pk)
         )
-        projection = project_child(viewer=viewer_for(officer), child=loaded, purpose=purpose)
-        if projection is None:  # the policy disagrees with the remit: show nothing
-            raise NotAvailable("No child with that ContactPoint ID is your local authority's.")
-        record = ShieldingRecord(
-            child=loaded,
-            projection=projection,
-            status=selectors.status_of(loaded),
-            history=list(selectors.decision_history(loaded)[:50]),
-            open_requests=list(
-                ShieldingRequest.objects.filter(child=loaded, status=RequestStatus.OPEN)
-            ),
+        projection = project_child(viewer=viewer, child=loaded, purpose=purpose)
+        verdict = enforce_and_monitor(
+            viewer=viewer,
+            kind=LookupKind.VIEW,
+            outcome="ok" if projection is not None else "not_found",
+            disclosed=[loaded.contactpoint_id] if projection is not None else [],
+            requested_id=loaded.contactpoint_id,
+            purpose=purpose,
+            ip_address=ip_address,
         )
+        # The page shows who the child is and the shield, nothing of the record beyond.
+        shown = ["identity", "shielding"] if projection is not None and verdict.allowed else []
         _audit(
             ShieldingAction.RECORD_VIEWED,
             actor=officer,
             subject=loaded.contactpoint_id,
+            outcome=(
+                verdict.audit_outcome
+                if not verdict.allowed
+                else (Outcome.OK if projection is not None else Outcome.NOT_FOUND)
+            ),
             purpose=purpose,
             ip_address=ip_address,
-            detail={"mode": str(projection.mode), "shown": projection.shown},
+            detail={"shown": shown, **verdict.audit_detail},
         )
+        record = (
+            ShieldingRecord(
+                child=loaded,
+                projection=projection,
+                status=selectors.status_of(loaded),
+                history=list(selectors.decision_history(loaded)[:50]),
+                open_requests=list(
+                    ShieldingRequest.objects.filter(child=loaded, status=RequestStatus.OPEN)
+                ),
+            )
+            if projection is not None and verdict.allowed
+            else None
+        )
+    if not verdict.allowed:
+        raise LookupRefused(verdict)
+    if record is None:  # the policy disagrees with the remit: show nothing
+        raise NotAvailable("No child with that ContactPoint ID is your local authority's.")
     return record
 
 

@@ -63,6 +63,13 @@ def _not_found(request: HttpRequest) -> HttpResponse:
     return render(request, "web/shielding/not_found.html", status=404)
 
 
+def _stopped(request: HttpRequest, refused: LookupRefused) -> HttpResponse:
+    """A quota or monitoring rule stopped the lookup (access.protective): show nothing."""
+    return render(
+        request, "web/security/stopped.html", {"message": str(refused)}, status=refused.http_status
+    )
+
+
 # --- Officers ------------------------------------------------------------------------------------
 
 
@@ -191,6 +198,8 @@ def shielding_record(request: HttpRequest, contactpoint_id: str) -> HttpResponse
         )
     except services.NotAvailable:
         return _not_found(request)
+    except LookupRefused as refused:
+        return _stopped(request, refused)
     return render(
         request,
         "web/shielding/record.html",
@@ -438,12 +447,7 @@ def break_glass_view(request: HttpRequest, code: str) -> HttpResponse:
     except services.GrantSpent as spent:
         return render(request, "web/shielding/spent.html", {"message": str(spent)}, status=410)
     except LookupRefused as refused:
-        return render(
-            request,
-            "web/security/stopped.html",
-            {"message": str(refused)},
-            status=refused.http_status,
-        )
+        return _stopped(request, refused)
     except services.BreakGlassUnavailable:
         return render(request, "web/search/unavailable.html", status=503)
     response = render(
