@@ -8,7 +8,15 @@ from collections.abc import Callable
 import pytest
 import time_machine
 from django.utils import timezone
-from tests.shielding.support import BOLTON, HIDDEN, VISIBLE, born_years_ago, make_child, person
+from tests.shielding.support import (
+    BOLTON,
+    HIDDEN,
+    VISIBLE,
+    born_years_ago,
+    make_child,
+    person,
+    web_client,
+)
 
 from contactpoint.access.models import User
 from contactpoint.access.roles import Role
@@ -195,3 +203,15 @@ def test_the_report_counts_open_cases(officer: User, practitioner: User) -> None
     )
     report = selectors.la_report(child.responsible_la_id)
     assert report.open_shielding_requests == 1 and report.open_contact_requests == 0
+
+
+def test_the_report_warns_when_the_la_has_fewer_than_two_trained_officers(
+    officer: User, make_person: Callable[..., User]
+) -> None:
+    report = selectors.la_report(officer.organisation.local_authority_id)  # type: ignore[union-attr]
+    assert report.trained_officers == 1 and report.too_few_officers
+    assert "at least two" in web_client(officer).get("/shielding").content.decode()
+    person(make_person, Role.SHIELDING_OFFICER)
+    person(make_person, Role.SHIELDING_OFFICER, shielding_training_completed_on=None)
+    report = selectors.la_report(officer.organisation.local_authority_id)  # type: ignore[union-attr]
+    assert report.trained_officers == 2 and not report.too_few_officers

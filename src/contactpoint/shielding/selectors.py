@@ -17,7 +17,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from contactpoint.access.models import Alert, AlertAudience, AlertStatus, Organisation, User
-from contactpoint.access.roles import Capability, role_has
+from contactpoint.access.roles import Capability, Role, role_has
 from contactpoint.access.vocabularies import OrganisationKind
 from contactpoint.index import contactpoint_id as cp_id
 from contactpoint.index.models import Child, ChildMerge, ChildName
@@ -336,10 +336,17 @@ class LaShieldingReport:
     break_glass_alerts_open: int
     open_shielding_requests: int
     open_contact_requests: int
+    trained_officers: int
     generated_on: dt.date = field(default_factory=timezone.localdate)
+
+    @property
+    def too_few_officers(self) -> bool:
+        """Fewer than two trained officers: shielding stops when one is away (issue 7, 1)."""
+        return self.trained_officers < MINIMUM_OFFICERS
 
 
 AWAITING_REVIEW_LABEL = "Awaiting an officer's review"
+MINIMUM_OFFICERS = 2  # DESIGN: two trained officials per LA manage shielding
 
 
 def la_report(local_authority_id: int, *, today: dt.date | None = None) -> LaShieldingReport:
@@ -389,5 +396,14 @@ def la_report(local_authority_id: int, *, today: dt.date | None = None) -> LaShi
         open_contact_requests=ContactRequest.objects.filter(
             local_authority_id=local_authority_id, status=ContactRequestStatus.OPEN
         ).count(),
+        trained_officers=User.objects.filter(
+            organisation=team,
+            role=Role.SHIELDING_OFFICER,
+            is_active=True,
+            suspended_at__isnull=True,
+            shielding_training_completed_on__isnull=False,
+        ).count()
+        if team is not None
+        else 0,
         generated_on=today,
     )
