@@ -48,6 +48,10 @@ def _advance(traveller: time_machine.Coordinates, minutes: int) -> None:
     traveller.shift(dt.timedelta(minutes=minutes))
 
 
+def _advance_seconds(traveller: time_machine.Coordinates, seconds: float) -> None:
+    traveller.shift(dt.timedelta(seconds=seconds))
+
+
 def _nobody(n: int) -> str:
     """A family name no child has, different for each n (letters only)."""
     return "Nobody" + chr(97 + n // 26) + chr(97 + n % 26)
@@ -131,6 +135,12 @@ def _surname_sweep(person: User, traveller: time_machine.Coordinates) -> None:
         search_as(person, family_name="Abbott", given_name=name, date_of_birth="2014")
 
 
+def _scripted_cadence(person: User, traveller: time_machine.Coordinates) -> None:
+    for n in range(8):
+        search_as(person, family_name=_nobody(n), date_of_birth=f"20{10 + n}-0{1 + n}-1{n}")
+        _advance_seconds(traveller, 10)
+
+
 def _shielded_record_viewed(person: User, traveller: time_machine.Coordinates) -> None:
     child = make_child("Ruby", "Fenwick", dt.date(2016, 5, 4), is_shielded=True)
     view_as(person, child.contactpoint_id)
@@ -180,6 +190,7 @@ SCENARIOS: dict[str, Callable[[User, time_machine.Coordinates], None]] = {
     "repeated_too_many_matches": _repeated_too_many_matches,
     "persistent_too_many_matches": _persistent_too_many_matches,
     "surname_sweep": _surname_sweep,
+    "scripted_cadence": _scripted_cadence,
     "shielded_record_viewed": _shielded_record_viewed,
     "sensitive_record_viewed": _sensitive_record_viewed,
     "child_with_own_surname": _child_with_own_surname,
@@ -285,6 +296,16 @@ def test_three_birth_dates_in_a_row_or_dates_far_apart_are_not_a_sweep() -> None
     for day in ("2015-03-01", "2015-03-02", "2015-03-03", "2015-03-09", "2016-03-04"):
         search_as(person, family_name="Abbott", date_of_birth=day)
     assert alert_rules(person) == set()
+
+
+def test_a_person_working_at_a_human_rhythm_is_not_a_script(
+    _mid_morning: time_machine.Coordinates,
+) -> None:
+    person = practitioner()
+    for n, gap in enumerate((40, 7, 95, 12, 30, 64, 9, 51, 22)):
+        search_as(person, family_name=_nobody(n), date_of_birth=f"20{10 + n}-0{1 + n}-1{n}")
+        _advance_seconds(_mid_morning, gap)
+    assert "scripted_cadence" not in alert_rules(person)
 
 
 def test_siblings_are_not_a_surname_sweep() -> None:

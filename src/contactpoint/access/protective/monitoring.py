@@ -18,6 +18,8 @@ event that says the lookup was stopped.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -420,6 +422,33 @@ def _one_surname_many_searches(rule: MonitoringRule, lookup: Lookup) -> list[Fin
     ]
 
 
+def _steady_cadence(rule: MonitoringRule, lookup: Lookup) -> list[Finding]:
+    """People are bursty; a script pacing itself under the limits keeps time like a clock."""
+    p = rule.parameters
+    count = int(p["lookups"])
+    window = int(count * float(p["max_mean_seconds"]) / 60) + 1
+    times = [lookup.at] + [past.occurred_at for past in lookup.history(minutes=window)]
+    if len(times) < count:
+        return []
+    recent = sorted(times[:count])
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(recent)]
+    mean = statistics.fmean(gaps)
+    if not float(p["min_mean_seconds"]) <= mean <= float(p["max_mean_seconds"]):
+        return []
+    variation = statistics.pstdev(gaps) / mean
+    if variation > float(p["max_variation"]):
+        return []
+    return [
+        Finding(
+            rule,
+            f"{lookup.person.username} made {count} lookups {mean:.1f} s apart, as steady as a "
+            "script",
+            dedupe=_local_day(lookup.at),
+            detail={"mean_seconds": round(mean, 1), "variation": round(variation, 3)},
+        )
+    ]
+
+
 def _shielded_viewed(rule: MonitoringRule, lookup: Lookup) -> list[Finding]:
     if lookup.kind is not LookupKind.VIEW:
         return []
@@ -557,6 +586,7 @@ PATTERNS: dict[Pattern, PatternFunction] = {
     Pattern.CONSECUTIVE_BIRTH_DATES: _consecutive_birth_dates,
     Pattern.REPEATED_TOO_MANY: _repeated_too_many,
     Pattern.ONE_SURNAME_MANY_SEARCHES: _one_surname_many_searches,
+    Pattern.STEADY_CADENCE: _steady_cadence,
     Pattern.SHIELDED_VIEWED: _shielded_viewed,
     Pattern.SENSITIVE_VIEWED: _sensitive_viewed,
     Pattern.OWN_SURNAME: _own_surname,

@@ -42,6 +42,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from contactpoint import config
 from contactpoint.access.roles import Capability, Role, role_has
 
 # --- The quota table (data) ----------------------------------------------------------------------
@@ -87,10 +88,11 @@ class RoleQuota:
         return (self.lookups if measure is Measure.LOOKUPS else self.children).get(period)
 
 
-# A practitioner's ordinary day is a handful of searches an hour and a few dozen children; an
-# ordinary week well under 150 (tests/monitoring builds such a day from synthetic data). The
-# daily hard limit on children is what guarantees that a determined insider leaves with at most
-# 50 children however they search (tests/attack).
+# A practitioner's ordinary day is a handful of searches an hour and a few dozen children,
+# mostly their own caseload again and again (tests/monitoring builds such a day from synthetic
+# data). The daily hard limit on children guarantees that a determined insider leaves with at
+# most 50 children a day however they search (tests/attack); the weekly one that a patient
+# insider who stays under every daily soft limit is stopped within the week (tests/quotas).
 _FINDING_CHILDREN = RoleQuota(
     lookups={
         Period.MINUTE: Limit(soft=6, hard=15),
@@ -100,7 +102,7 @@ _FINDING_CHILDREN = RoleQuota(
     children={
         Period.HOUR: Limit(soft=20, hard=30),
         Period.DAY: Limit(soft=35, hard=50),
-        Period.WEEK: Limit(soft=150, hard=250),
+        Period.WEEK: Limit(soft=100, hard=150),
     },
 )
 # Security officers disclose no records; their lookups are audit reports, limited all the same.
@@ -229,8 +231,11 @@ def redis_url() -> str:
 
 
 def key_prefix() -> str:
-    """Redis keys start with this (settings.CONTACTPOINT_QUOTA_KEY_PREFIX; tests use their own)."""
-    return str(getattr(settings, "CONTACTPOINT_QUOTA_KEY_PREFIX", "") or "contactpoint:quota")
+    """Redis keys start with this: settings or CONTACTPOINT_QUOTA_KEY_PREFIX (tests use their own)."""
+    configured = getattr(settings, "CONTACTPOINT_QUOTA_KEY_PREFIX", "") or config.read_str(
+        "CONTACTPOINT_QUOTA_KEY_PREFIX"
+    )
+    return str(configured or "contactpoint:quota")
 
 
 # --- Redis -----------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ class Pattern(StrEnum):
     CONSECUTIVE_BIRTH_DATES = "consecutive_birth_dates"
     REPEATED_TOO_MANY = "repeated_too_many"
     ONE_SURNAME_MANY_SEARCHES = "one_surname_many_searches"
+    STEADY_CADENCE = "steady_cadence"
     SHIELDED_VIEWED = "shielded_viewed"
     SENSITIVE_VIEWED = "sensitive_viewed"
     OWN_SURNAME = "own_surname"
@@ -128,6 +129,14 @@ MONITORING_RULES: tuple[MonitoringRule, ...] = (
         Pattern.ONE_SURNAME_MANY_SEARCHES,
         "One family name searched with many different given names or dates (a sweep).",
         {"distinct_searches": 8, "window_minutes": 60},
+        suspends=True,
+    ),
+    MonitoringRule(
+        "scripted_cadence",
+        AlertSeverity.HIGH,
+        Pattern.STEADY_CADENCE,
+        "Lookups at a machine-steady rhythm (a script pacing itself under the limits).",
+        {"lookups": 8, "max_variation": 0.15, "min_mean_seconds": 2, "max_mean_seconds": 90},
         suspends=True,
     ),
     MonitoringRule(
