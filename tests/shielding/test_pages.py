@@ -219,3 +219,28 @@ def test_a_suspended_officers_shielding_page_shows_nothing(
             purpose="safeguarding_concern",
         )
     assert client.get(_record_url(hidden_child)).status_code in {302, 403}
+
+
+def test_a_shielded_record_offers_brokered_contact_and_to_break_glass_roles_the_glass(
+    practitioner: User, social_worker: User, officer: User, hidden_child: Child
+) -> None:
+    url = f"/children/{hidden_child.contactpoint_id}"
+    for_practitioner = web_client(practitioner).get(url).content.decode()
+    assert f"{url}/contact-request" in for_practitioner
+    assert f"{url}/break-glass" not in for_practitioner
+    for_social_worker = web_client(social_worker).get(url).content.decode()
+    assert (
+        f"{url}/contact-request" in for_social_worker and f"{url}/break-glass" in for_social_worker
+    )
+    for_officer = web_client(officer).get(url).content.decode()
+    assert f"{url}/shielding" in for_officer and f"{url}/contact-request" not in for_officer
+    assert 'href="/shielding"' in for_officer  # the service navigation
+
+
+def test_an_unshielded_record_offers_to_ask_for_a_shield(
+    practitioner: User, unshielded_child: Child
+) -> None:
+    url = f"/children/{unshielded_child.contactpoint_id}"
+    page = web_client(practitioner).get(url).content.decode()
+    assert f"{url}/ask-to-shield" in page and f"{url}/contact-request" not in page
+    assert 'href="/shielding"' not in page

@@ -23,6 +23,7 @@ class NavigationItem:
 # Service navigation by role: each entry shows only to people whose role has its capability.
 _NAVIGATION: tuple[tuple[str, str, Capability | None], ...] = (
     ("Find a child", "web:search", Capability.SEARCH_CHILDREN),
+    ("Shielding", "web:shielding", Capability.MANAGE_SHIELDING),
     ("Reason for access", "web:purpose", Capability.STATE_PURPOSE),
     ("People", "web:people", Capability.MANAGE_ACCOUNTS),
     ("Organisations", "web:organisations", Capability.MANAGE_ORGANISATIONS),
