@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import threading
 from collections.abc import Callable
 
@@ -237,3 +238,23 @@ def test_a_grant_used_twice_at_the_same_time_reveals_the_record_once(
 
     assert errors == []
     assert sorted(outcomes) == ["shown", "spent"]
+
+
+def test_the_alerts_wait_in_the_security_and_contactpoint_team_queues(
+    social_worker: User, officer: User, make_person: Callable[..., User], hidden_child: Child
+) -> None:
+    _grant(social_worker, hidden_child)
+    security = person(make_person, Role.SECURITY_OFFICER)
+    queues = (
+        (security, "/security/alerts", AlertAudience.SECURITY_OFFICER),
+        (officer, "/contactpoint-team/alerts", AlertAudience.LA_CONTACTPOINT_TEAM),
+    )
+    for user, queue, audience in queues:
+        client = web_client(user)
+        assert social_worker.username in client.get(queue).content.decode(), queue
+        alert = Alert.objects.get(rule="break_glass", audience=audience)
+        detail = client.get(f"{queue}/A{alert.pk}")
+        body = html.unescape(detail.content.decode())
+        assert detail.status_code == 200
+        assert REASON in body and hidden_child.display_id in body
+        assert not any(value in body for value in HIDDEN_VALUES)

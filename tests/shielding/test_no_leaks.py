@@ -396,6 +396,9 @@ def test_no_shielded_detail_reaches_anyone_without_the_right(
                     response = client.post(url, body)
                 seen.add("POST " + json.dumps(body), url, response, typed=body)
 
+    # Nothing broke on the way (a server error is a page nobody has checked).
+    errors = [(method, url) for method, url, status, _ in seen.responses if status >= 500]
+    assert errors == [], errors
     # Pages and API responses: nobody without the right sees any location detail.
     if persona not in ENTITLED:
         leaks = [

@@ -778,11 +778,15 @@ def _raise_alerts(grant: BreakGlassGrant, user: User, child: Child) -> list[int]
                 f"{cp_id.display(grant.contactpoint_id)}: investigate now."
             )[:300],
             # The typed reason is for the investigators; it names no location (validated).
+            # `description` and `contactpoint_ids` are what the alert pages show (issue 6).
             detail={
                 "grant": grant.reference,
                 "reason": grant.reason,
                 "purpose": grant.purpose,
-                "description": "A shielded record was revealed by break-glass (issue 7).",
+                "contactpoint_ids": [grant.contactpoint_id],
+                "description": (
+                    f"A shielded record was revealed by break-glass. Reason given: {grant.reason}"
+                ),
             },
             subject_user=user,
             subject_username=grant.username,
