@@ -13,6 +13,12 @@ the results), the too-many-matches rate and p50/p95/p99 latency with searches pe
 kind of query and overall; with --http also over HTTP (POST /api/v1/children/search) with 8
 concurrent clients against gunicorn on 127.0.0.1. Figures are also written as JSON under
 benchmarks/results/.
+
+It also reports what quotas, protective monitoring and the audit write add to each search and
+to each record view (access.protective.enforce_and_monitor and audit.record_event, timed inside
+the same calls; goal <= 2 ms at p95), with the quota store in use (Redis when REDIS_URL is set).
+Searches are shared among a pool of benchmark practitioners picked at random, so that, as in
+real use, nobody comes near a quota or looks like a script.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/contactpoint_bench_search"
 WARM_UP_QUERIES = 100
+BENCH_USERS = 5000  # fewer than one search each: nobody comes near a quota
+VIEWS = 500  # record views measured after the searches
 
 # How often each kind of query occurs: the mix a busy practitioner population might produce.
 QUERY_MIX: dict[str, float] = {
@@ -365,18 +373,18 @@ def build_queries(total: int, seed: int) -> list[Query]:
     return queries
 
 
-def bench_user() -> Any:
+def bench_user(username: str = "bench.practitioner") -> Any:
     """A fully gated Manchester practitioner (created once in the benchmark database)."""
     from django.utils import timezone
 
     from contactpoint.access.models import Organisation, User
     from contactpoint.access.roles import Role
 
-    user = User.objects.filter(username="bench.practitioner").first()
+    user = User.objects.filter(username=username).first()
     if user is None:
         now, today = timezone.now(), timezone.localdate()
         user = User.objects.create(
-            username="bench.practitioner",
+            username=username,
             first_name="Bench",
             last_name="Practitioner",
             role=Role.PRACTITIONER,
@@ -393,15 +401,94 @@ def bench_user() -> Any:
     return user
 
 
+def bench_users(count: int) -> list[Any]:
+    """The pool of benchmark practitioners, with any suspension from an earlier run lifted."""
+    from contactpoint.access.models import User
+
+    users = [bench_user(f"bench.practitioner.{n:03d}") for n in range(count)]
+    User.objects.filter(pk__in=[u.pk for u in users]).update(
+        suspended_at=None, suspension_reason=""
+    )
+    return users
+
+
+class OverheadTimer:
+    """Times the protective hook and the audit write inside search.services, per call."""
+
+    def __init__(self) -> None:
+        from contactpoint.search import services
+
+        self.services = services
+        self.original = (services.enforce_and_monitor, services.record_event)
+        self.protective = 0.0
+        self.audit = 0.0
+
+    def __enter__(self) -> OverheadTimer:
+        hook, audit = self.original
+
+        def timed_hook(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return hook(*args, **kwargs)
+            finally:
+                self.protective += time.perf_counter() - began
+
+        def timed_audit(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return audit(*args, **kwargs)
+            finally:
+                self.audit += time.perf_counter() - began
+
+        self.services.enforce_and_monitor = timed_hook
+        self.services.record_event = timed_audit
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.services.enforce_and_monitor, self.services.record_event = self.original
+
+    def take(self) -> tuple[float, float]:
+        """(protective ms, audit ms) since the last take."""
+        spent = (self.protective * 1000, self.audit * 1000)
+        self.protective = self.audit = 0.0
+        return spent
+
+
+def overhead_summary(
+    protective: list[float], audit: list[float], total: list[float]
+) -> dict[str, Any]:
+    both = sorted(p + a for p, a in zip(protective, audit, strict=True))
+    ordered_protective, ordered_audit, ordered_total = (
+        sorted(protective),
+        sorted(audit),
+        sorted(total),
+    )
+    return {
+        "n": len(total),
+        "added_p50_ms": round(percentile(both, 0.50), 3),
+        "added_p95_ms": round(percentile(both, 0.95), 3),
+        "added_p99_ms": round(percentile(both, 0.99), 3),
+        "protective_p50_ms": round(percentile(ordered_protective, 0.50), 3),
+        "protective_p95_ms": round(percentile(ordered_protective, 0.95), 3),
+        "audit_p50_ms": round(percentile(ordered_audit, 0.50), 3),
+        "audit_p95_ms": round(percentile(ordered_audit, 0.95), 3),
+        "total_p50_ms": round(percentile(ordered_total, 0.50), 2),
+        "total_p95_ms": round(percentile(ordered_total, 0.95), 2),
+    }
+
+
 def run_in_process(queries: list[Query], *, warm_up: list[Query]) -> dict[str, Any]:
     """Each query through search_children, audit write and commit included, one at a time."""
+    from django.conf import settings
     from django.utils import timezone
 
     from contactpoint.access.policy import viewer_for
+    from contactpoint.access.protective.monitoring import LookupRefused
     from contactpoint.search.criteria import build_criteria, parse_birth_date
-    from contactpoint.search.services import search_children
+    from contactpoint.search.services import ChildNotFound, search_children, view_child
 
-    viewer = viewer_for(bench_user())
+    chooser = random.Random(5)
+    viewers = [viewer_for(user) for user in bench_users(BENCH_USERS)]
     today = timezone.localdate()
 
     def criteria_of(query: Query) -> Any:
@@ -410,27 +497,62 @@ def run_in_process(queries: list[Query], *, warm_up: list[Query]) -> dict[str, A
         return build_criteria(birth=birth, today=today, **fields)
 
     for query in warm_up:  # not measured: fills the caches a running service would have warm
-        search_children(viewer=viewer, criteria=criteria_of(query), purpose="safeguarding_concern")
+        search_children(
+            viewer=chooser.choice(viewers),
+            criteria=criteria_of(query),
+            purpose="safeguarding_concern",
+        )
     prepared = [(q, criteria_of(q)) for q in queries]
     by_kind: dict[str, tuple[list[float], list[bool], list[bool]]] = defaultdict(
         lambda: ([], [], [])
     )
     everything: tuple[list[float], list[bool], list[bool]] = ([], [], [])
     ranks: list[int] = []
+    added: dict[str, tuple[list[float], list[float], list[float]]] = {
+        "search": ([], [], []),
+        "view": ([], [], []),
+    }
+    found: list[tuple[Any, str]] = []
+    refused = 0
+    timer = OverheadTimer().__enter__()
     started = time.perf_counter()
     for query, criteria in prepared:
+        viewer = chooser.choice(viewers)
+        timer.take()
         began = time.perf_counter()
-        results = search_children(viewer=viewer, criteria=criteria, purpose="safeguarding_concern")
+        try:
+            results = search_children(
+                viewer=viewer, criteria=criteria, purpose="safeguarding_concern"
+            )
+        except LookupRefused:  # should not happen with the pool; counted if it does
+            refused += 1
+            timer.take()
+            continue
         elapsed = (time.perf_counter() - began) * 1000
+        protective_ms, audit_ms = timer.take()
+        for bucket, value in zip(added["search"], (protective_ms, audit_ms, elapsed), strict=True):
+            bucket.append(value)
         ids = [row.contactpoint_id for row in results.rows]
         hit = query.target in ids
         if hit:
             ranks.append(ids.index(query.target) + 1)
+            found.append((viewer, query.target))
         for bucket in (by_kind[query.kind], everything):
             bucket[0].append(elapsed)
             bucket[1].append(hit)
             bucket[2].append(results.outcome == "too_many")
     seconds = time.perf_counter() - started
+    for viewer, target in found[:VIEWS]:  # the searcher opens the record they were looking for
+        timer.take()
+        began = time.perf_counter()
+        try:
+            view_child(viewer=viewer, contactpoint_id=target, purpose="safeguarding_concern")
+        except (ChildNotFound, LookupRefused):
+            continue
+        elapsed = (time.perf_counter() - began) * 1000
+        for bucket, value in zip(added["view"], (*timer.take(), elapsed), strict=True):
+            bucket.append(value)
+    timer.__exit__()
     overall = summarise(*everything, seconds)
     overall["top_1"] = round(sum(1 for r in ranks if r == 1) / len(queries), 4)
     overall["misses"] = [
@@ -440,6 +562,11 @@ def run_in_process(queries: list[Query], *, warm_up: list[Query]) -> dict[str, A
     ][:40]
     return {
         "overall": overall,
+        "protective_and_audit": {
+            "quota_store": "redis" if getattr(settings, "REDIS_URL", "") else "database",
+            "searches_refused": refused,
+            **{kind: overhead_summary(*values) for kind, values in added.items()},
+        },
         "by_kind": {
             kind: summarise(*values, sum(values[0]) / 1000)
             for kind, values in sorted(by_kind.items())
@@ -459,9 +586,12 @@ def run_over_http(queries: list[Query], *, clients: int, workers: int) -> dict[s
 
     from contactpoint.access import services
 
-    issued = services.issue_api_token(user=bench_user(), ip_address=None)
-    issued.token.purpose = "safeguarding_concern"
-    issued.token.save()
+    tokens = []
+    for user in bench_users(BENCH_USERS):
+        issued = services.issue_api_token(user=user, ip_address=None)
+        issued.token.purpose = "safeguarding_concern"
+        issued.token.save()
+        tokens.append(issued.raw)
     connection.close()
     port = _free_port()
     server = subprocess.Popen(  # noqa: S603 (our interpreter, fixed arguments)
@@ -493,7 +623,6 @@ def run_over_http(queries: list[Query], *, clients: int, workers: int) -> dict[s
             if time.time() > deadline:
                 raise RuntimeError("gunicorn did not start")
             time.sleep(0.3)
-        headers = {"Authorization": f"Bearer {issued.raw}", "Content-Type": "application/json"}
         results: list[tuple[float, bool, bool, int]] = []
         lock = threading.Lock()
         shared = iter(queries)
@@ -506,6 +635,11 @@ def run_over_http(queries: list[Query], *, clients: int, workers: int) -> dict[s
                 if query is None:
                     return
                 body = json.dumps(query.criteria)
+                # A different practitioner each time, as in real use (see BENCH_USERS).
+                headers = {
+                    "Authorization": f"Bearer {random.choice(tokens)}",
+                    "Content-Type": "application/json",
+                }
                 began = time.perf_counter()
                 conn.request("POST", "/api/v1/children/search", body=body, headers=headers)
                 response = conn.getresponse()
@@ -753,6 +887,19 @@ def main(argv: list[str] | None = None) -> None:
         )
         for kind, figures in result["in_process"]["by_kind"].items():
             print_summary(f"  {kind}", figures)
+        added = result["in_process"]["protective_and_audit"]
+        for kind in ("search", "view"):
+            figures = added[kind]
+            print(
+                f"  quotas+monitoring+audit on a {kind:<6} n={figures['n']:>5}  added p50 "
+                f"{figures['added_p50_ms']:.2f} ms  p95 {figures['added_p95_ms']:.2f} ms  p99 "
+                f"{figures['added_p99_ms']:.2f} ms (quotas+monitoring p50 "
+                f"{figures['protective_p50_ms']:.2f} p95 {figures['protective_p95_ms']:.2f} ms, "
+                f"audit write p50 {figures['audit_p50_ms']:.2f} p95 "
+                f"{figures['audit_p95_ms']:.2f} ms; whole {kind} p95 "
+                f"{figures['total_p95_ms']:.1f} ms; quota store {added['quota_store']})",
+                flush=True,
+            )
         if "http" in result:
             http_figures = result["http"]
             print_summary(f"HTTP, {http_figures['clients']} clients", http_figures)

@@ -28,7 +28,8 @@ from tests.search.children import make_child
 
 from contactpoint.access import services as access_services
 from contactpoint.access.models import Organisation, User
-from contactpoint.access.protective import alerts, monitoring, quotas
+from contactpoint.access.policy import viewer_for
+from contactpoint.access.protective import alerts, facts, monitoring, quotas
 from contactpoint.access.protective.quotas import Limit, RoleQuota
 from contactpoint.access.protective.rules import RULES_BY_NAME
 from contactpoint.access.roles import Role
@@ -133,20 +134,7 @@ def crowded_index(settings: Any) -> dict[str, Any]:
                 "returned": [c.contactpoint_id for c in children[start : start + 10]],
             },
         )
-    person_facts = monitoring._read_person(
-        type(
-            "V",
-            (),
-            {
-                "role": busy.role,
-                "user_id": busy.pk,
-                "username": busy.username,
-                "organisation_id": manchester.pk,
-                "organisation_code": manchester.code,
-                "local_authority_id": manchester.local_authority_id,
-            },
-        )()
-    )
+    person_facts = facts.read_person(viewer_for(busy))
     assert person_facts is not None
     alerts.raise_for_finding(
         person=person_facts,

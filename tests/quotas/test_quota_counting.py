@@ -249,3 +249,12 @@ def test_parallel_disclosures_never_pass_the_hard_limit(quota_store: str) -> Non
 def test_period_lengths_nest_so_a_longer_window_boundary_is_every_shorter_one() -> None:
     lengths = [PERIOD_SECONDS[p] for p in reversed(quotas.PERIODS)]
     assert all(longer % shorter == 0 for shorter, longer in itertools.pairwise(lengths))
+
+
+def test_children_from_other_regions_are_counted_once_each_per_day(quota_store: str) -> None:
+    person = practitioner()
+    record_usage(user_id=person.pk, child_ids=[1, 2], far_child_ids=[2], now=T)
+    usage = record_usage(user_id=person.pk, child_ids=[2, 3], far_child_ids=[2, 3], now=T + 60)
+    assert usage.far_children == 2
+    tomorrow = record_usage(user_id=person.pk, child_ids=[4], far_child_ids=[4], now=T + 86_400)
+    assert tomorrow.far_children == 1

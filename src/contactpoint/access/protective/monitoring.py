@@ -25,28 +25,28 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from django.db.models import Count, Exists, F, OuterRef, Q, Value
+from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from contactpoint.access.models import ActivityBaseline, User
-from contactpoint.access.protective import alerts, quotas
+from contactpoint.access.models import ActivityBaseline
+from contactpoint.access.protective import alerts, facts, quotas
 from contactpoint.access.protective.actions import LOOKUP_ACTIONS, SEARCH_ACTION, VIEW_ACTION
+from contactpoint.access.protective.facts import ChildFacts, PastLookup, PersonFacts
 from contactpoint.access.protective.quotas import Measure, Period, QuotaStoreUnavailable, Usage
 from contactpoint.access.protective.rules import MONITORING_RULES, MonitoringRule, Pattern
 from contactpoint.audit.models import AuditEvent
 from contactpoint.index import contactpoint_id as cp_id
-from contactpoint.index.models import Address, Carer, Child, ChildName, Involvement
 from contactpoint.index.normalise import InvalidPostcode, name_key, parse_postcode
-from contactpoint.index.vocabularies import SENSITIVE_SERVICE_TYPES
 
 HISTORY_LIMIT = 300  # most recent lookups read for the pattern rules; bounded work per lookup
 
 SUSPENDED_MESSAGE = (
-    "Your account has been suspended because {reason}. You have been signed out everywhere. "
-    "Your organisation's security officer has been told; contact them or your local authority "
-    "administrator."
+    "Your account has been suspended automatically: {reason}. Nothing from this request has "
+    "been shown and you have been signed out everywhere. Your organisation's security officer "
+    "has been told; contact them or your local authority administrator."
 )
+UNUSUAL_PATTERN = "ContactPoint noticed a pattern of use that needs checking"
 ALREADY_SUSPENDED_MESSAGE = (
     "Your account is suspended. Contact your organisation's security officer or your local "
     "authority administrator."
@@ -115,46 +115,6 @@ class LookupRefused(PermissionError):
 # --- Facts -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PersonFacts:
-    user_id: int
-    username: str
-    role: str
-    organisation_id: int | None
-    organisation_code: str
-    local_authority_id: int | None
-    region: str
-    surname_key: str
-    home_postcode: str
-    home_line_1: str
-    suspended: bool
-
-
-@dataclass(frozen=True)
-class ChildFacts:
-    pk: int
-    contactpoint_id: str
-    date_of_birth: dt.date
-    is_shielded: bool
-    responsible_la_id: int
-    region: str
-    sensitive: bool
-    own_surname: bool
-    own_address: bool
-
-
-@dataclass(frozen=True)
-class PastLookup:
-    """A lookup already in the audit log, as the pattern rules need it."""
-
-    action: str
-    outcome: str
-    occurred_at: dt.datetime
-    subject: str
-    criteria: Mapping[str, Any]
-    returned: tuple[str, ...]
-
-
 @dataclass
 class Lookup:
     """Everything a pattern function may consider about the lookup being made."""
@@ -173,7 +133,12 @@ class Lookup:
     def history(self, *, minutes: int) -> list[PastLookup]:
         """The person's lookups in the last `minutes`, newest first (one query, then cached)."""
         if self._history is None:
-            self._history = _read_history(self.person.user_id, since=self.at - _LONGEST_WINDOW)
+            if self.usage.recent is not None:  # kept by Redis with the counters
+                self._history = facts.parse_history(self.usage.recent)
+            else:
+                self._history = facts.read_history(
+                    self.person.user_id, since=self.at - _LONGEST_WINDOW
+                )
         since = self.at - dt.timedelta(minutes=minutes)
         return [past for past in self._history if past.occurred_at >= since]
 
@@ -545,31 +510,18 @@ def _outside_own_region(rule: MonitoringRule, lookup: Lookup) -> list[Finding]:
     person = lookup.person
     if not person.region or person.role in set(rule.parameters.get("exempt_roles", ())):
         return []
-    far_now = {c.contactpoint_id for c in lookup.children if c.region != person.region}
-    if not far_now:
-        return []  # today's history is read only when this lookup reaches another region
-    local = timezone.localtime(lookup.at)
-    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    earlier: set[str] = set()
-    for past in _read_history(person.user_id, since=day_start):
-        earlier.update(past.returned)
-        if past.action == VIEW_ACTION and past.outcome == "ok" and past.subject:
-            earlier.add(past.subject)
-    far_earlier = set(
-        Child.objects.filter(contactpoint_id__in=sorted(earlier - far_now))
-        .exclude(responsible_la__region=person.region)
-        .values_list("contactpoint_id", flat=True)
-    )
-    far = far_now | far_earlier
-    if len(far) < rule.parameters["per_day"]:
+    far_now = tuple(c.contactpoint_id for c in lookup.children if c.region != person.region)
+    # Today's count comes from the quota store, which keeps the day's set of such children.
+    if not far_now or lookup.usage.far_children < rule.parameters["per_day"]:
         return []
     return [
         Finding(
             rule,
-            f"{person.username} looked up {len(far)} children from other regions today",
-            dedupe=local.date().isoformat(),
-            detail={"children": len(far)},
-            contactpoint_ids=tuple(sorted(far)),
+            f"{person.username} looked up {lookup.usage.far_children} children from other "
+            "regions today",
+            dedupe=_local_day(lookup.at),
+            detail={"children": lookup.usage.far_children},
+            contactpoint_ids=far_now,
         )
     ]
 
@@ -616,119 +568,6 @@ def _canonical_postcode(raw: str) -> str:
         return str(parse_postcode(raw)) if raw else ""
     except InvalidPostcode:
         return ""
-
-
-def _read_person(viewer: Viewer) -> PersonFacts | None:
-    """One query: the person's surname, home address, region and whether suspended."""
-    if viewer.user_id is None:
-        return None
-    row = (
-        User.objects.filter(pk=viewer.user_id)
-        .values_list(
-            "last_name",
-            "suspended_at",
-            "is_active",
-            "home_address__postcode",
-            "home_address__line_1",
-            "organisation__local_authority__region",
-        )
-        .first()
-    )
-    if row is None:
-        return None
-    last_name, suspended_at, is_active, postcode, line_1, region = row
-    return PersonFacts(
-        user_id=viewer.user_id,
-        username=viewer.username,
-        role=viewer.role,
-        organisation_id=viewer.organisation_id,
-        organisation_code=viewer.organisation_code,
-        local_authority_id=viewer.local_authority_id,
-        region=region or "",
-        surname_key=name_key(last_name or ""),
-        home_postcode=postcode or "",
-        home_line_1=" ".join((line_1 or "").split()),
-        suspended=suspended_at is not None or not is_active,
-    )
-
-
-def _read_children(
-    person: PersonFacts, contactpoint_ids: Sequence[str], *, kind: LookupKind
-) -> tuple[ChildFacts, ...]:
-    """One query: the facts the rules need about each disclosed child."""
-    if not contactpoint_ids:
-        return ()
-    today = timezone.localdate()
-    sensitive: Any = Value(False)
-    if kind is LookupKind.VIEW:  # search results never show services
-        sensitive = Exists(
-            Involvement.objects.filter(
-                child=OuterRef("pk"), service_type__in=sorted(SENSITIVE_SERVICE_TYPES)
-            ).filter(Q(ended_on__isnull=True) | Q(ended_on__gte=today))
-        )
-    own_surname: Any = Value(False)
-    if person.surname_key:
-        own_surname = Exists(
-            ChildName.objects.filter(child=OuterRef("pk"), family_name_key=person.surname_key)
-        )
-    own_address: Any = Value(False)
-    if person.home_postcode:
-        at_home = Q(postcode=person.home_postcode)
-        if person.home_line_1:
-            at_home &= Q(line_1__iexact=person.home_line_1)
-        own_address = Exists(Address.objects.filter(at_home, child=OuterRef("pk"))) | Exists(
-            Carer.objects.filter(at_home, child=OuterRef("pk"))
-        )
-    rows = (
-        Child.objects.filter(contactpoint_id__in=list(contactpoint_ids))
-        .annotate(
-            region=F("responsible_la__region"),
-            has_sensitive=sensitive,
-            has_own_surname=own_surname,
-            has_own_address=own_address,
-        )
-        .values_list(
-            "pk",
-            "contactpoint_id",
-            "date_of_birth",
-            "is_shielded",
-            "responsible_la_id",
-            "region",
-            "has_sensitive",
-            "has_own_surname",
-            "has_own_address",
-        )
-    )
-    return tuple(ChildFacts(*row) for row in rows)
-
-
-def _read_history(user_id: int, *, since: dt.datetime) -> list[PastLookup]:
-    """The person's searches and views since a time, newest first, from the audit log."""
-    rows = (
-        AuditEvent.objects.filter(
-            actor_id=user_id, occurred_at__gte=since, action__in=LOOKUP_ACTIONS
-        )
-        .order_by("-occurred_at", "-sequence")
-        .values_list("action", "outcome", "occurred_at", "subject_contactpoint_id", "detail")[
-            :HISTORY_LIMIT
-        ]
-    )
-    history = []
-    for action, outcome, occurred_at, subject, detail in rows:
-        detail = detail if isinstance(detail, dict) else {}
-        criteria = detail.get("criteria")
-        returned = detail.get("returned")
-        history.append(
-            PastLookup(
-                action=action,
-                outcome=outcome,
-                occurred_at=occurred_at,
-                subject=subject,
-                criteria=criteria if isinstance(criteria, dict) else {},
-                returned=tuple(str(r) for r in returned) if isinstance(returned, list) else (),
-            )
-        )
-    return history
 
 
 def daily_baseline(
@@ -792,12 +631,23 @@ def enforce_and_monitor(
     quota = quotas.quota_for(viewer.role)
     if quota is None or viewer.user_id is None:
         return Verdict(False, NO_QUOTA_MESSAGE, http_status=403)
-    person = _read_person(viewer)
+    person, children = facts.read_facts(viewer, disclosed, with_services=kind is LookupKind.VIEW)
     if person is None or person.suspended:
         return Verdict(False, ALREADY_SUSPENDED_MESSAGE, http_status=403)
-    children = _read_children(person, disclosed, kind=kind)
+    far = [c.pk for c in children if person.region and c.region != person.region]
     try:
-        usage = quotas.record_usage(user_id=person.user_id, child_ids=[c.pk for c in children])
+        usage = quotas.record_usage(
+            user_id=person.user_id,
+            child_ids=[c.pk for c in children],
+            far_child_ids=far,
+            history_entry=facts.history_entry(
+                kind=kind.value,
+                outcome=str(outcome),
+                at=at,
+                subject=requested_id,
+                criteria=criteria or {},
+            ),
+        )
     except QuotaStoreUnavailable:
         return Verdict(False, STORE_UNAVAILABLE_MESSAGE, http_status=503, audit_outcome="unchecked")
     lookup = Lookup(
@@ -834,7 +684,12 @@ def _act_on(
     stopping = [f for f in findings if f.rule.suspends]
     suspended = False
     if stopping:
-        reason = stopping[0].rule.description.rstrip(".").lower()
+        breach = next((b for b in quotas.assess(lookup.quota, lookup.usage) if b.hard), None)
+        reason = (
+            f"you went over a usage limit ({quotas.describe(breach)})"
+            if stopping[0].rule.pattern is Pattern.QUOTA_HARD_LIMIT and breach is not None
+            else UNUSUAL_PATTERN
+        )
         suspended = alerts.stop_account(
             user_id=lookup.person.user_id,
             reason=f"protective monitoring: {stopping[0].rule.name}",

@@ -155,6 +155,13 @@ class Usage:
     window_starts: Mapping[Period, int]
     lookups: Mapping[Period, int]
     children: Mapping[Period, int]
+    # Distinct children today from outside the person's own region (a monitoring rule's count,
+    # kept by the same store so that it costs no extra round trip).
+    far_children: int = 0
+    # The person's previous lookups, newest first, as recorded with `history_entry` (Redis
+    # keeps them, in the same round trip); None when the store keeps none (the database store:
+    # monitoring reads the audit log instead).
+    recent: tuple[str, ...] | None = None
 
     def count(self, measure: Measure, period: Period) -> int:
         return (self.lookups if measure is Measure.LOOKUPS else self.children).get(period, 0)
@@ -206,24 +213,39 @@ def warning_for(breach: Breach, quota: RoleQuota) -> str:
     )
 
 
-def record_usage(*, user_id: int, child_ids: Sequence[int] = (), now: int | None = None) -> Usage:
+# Lookups remembered per person for the pattern rules (kept two hours): the hourly hard limit,
+# so a whole hour's worth for anyone still allowed to look things up.
+HISTORY_KEPT = 120
+
+
+def record_usage(
+    *,
+    user_id: int,
+    child_ids: Sequence[int] = (),
+    far_child_ids: Sequence[int] = (),
+    history_entry: str = "",
+    now: int | None = None,
+) -> Usage:
     """Count one lookup and the children it disclosed; return the counts after it.
 
-    `now` is for tests only (to move between windows); the store's own clock is used otherwise.
-    Raises QuotaStoreUnavailable when the counters cannot be written.
+    `far_child_ids` are those of the children from outside the person's region (counted for
+    monitoring, not for a quota). `history_entry` describes the lookup for the pattern rules
+    (kept by Redis; see Usage.recent). `now` is for tests only (to move between windows); the
+    store's own clock is used otherwise. Raises QuotaStoreUnavailable when the counters cannot
+    be written.
     """
-    return _usage(user_id=user_id, child_ids=child_ids, increment=True, now=now)
+    if redis_url():
+        return _redis_usage(
+            user_id, child_ids, far_child_ids, history_entry, increment=True, now=now
+        )
+    return _db_usage(user_id, child_ids, far_child_ids, increment=True, now=now)
 
 
 def peek_usage(*, user_id: int, now: int | None = None) -> Usage:
     """The current counts without counting anything (for the warning shown on pages)."""
-    return _usage(user_id=user_id, child_ids=(), increment=False, now=now)
-
-
-def _usage(*, user_id: int, child_ids: Sequence[int], increment: bool, now: int | None) -> Usage:
     if redis_url():
-        return _redis_usage(user_id, child_ids, increment=increment, now=now)
-    return _db_usage(user_id, child_ids, increment=increment, now=now)
+        return _redis_usage(user_id, (), (), "", increment=False, now=now)
+    return _db_usage(user_id, (), (), increment=False, now=now)
 
 
 def redis_url() -> str:
@@ -240,21 +262,29 @@ def key_prefix() -> str:
 
 # --- Redis -----------------------------------------------------------------------------------------
 
-# ARGV: key base, increment (0/1), now override (0: Redis TIME), then per period: name, seconds,
-# counts children (0/1); then the child ids. Returns now, then per period: window start, lookups,
-# children. One round trip, atomic: no other command runs between the INCR and the SCARD.
+# ARGV: key base, increment (0/1), now override (0: Redis TIME), history entry ('' for none),
+# history kept, then per period: name, seconds, counts children (0/1); then how many child ids,
+# the child ids, and the ids of the children from outside the person's region. Returns now,
+# then per period: window start, lookups, children; then today's count of children from
+# outside the region; then the earlier history entries, newest first. One round trip, atomic:
+# no other command runs between the INCR and the SCARD.
 _LUA_USAGE = """
 local base = ARGV[1]
 local increment = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
 if now == 0 then now = tonumber(redis.call('TIME')[1]) end
-local periods = tonumber(ARGV[4])
-local first_child = 5 + periods * 3
+local entry = ARGV[4]
+local kept = tonumber(ARGV[5])
+local periods = tonumber(ARGV[6])
+local count_at = 7 + periods * 3
+local first_child = count_at + 1
+local last_child = count_at + tonumber(ARGV[count_at])
 local out = {now}
+local day_start = 0
 for i = 0, periods - 1 do
-  local name = ARGV[5 + i * 3]
-  local seconds = tonumber(ARGV[6 + i * 3])
-  local counts_children = ARGV[7 + i * 3] == '1'
+  local name = ARGV[7 + i * 3]
+  local seconds = tonumber(ARGV[8 + i * 3])
+  local counts_children = ARGV[9 + i * 3] == '1'
   local start = now - (now % seconds)
   local mark_key = base .. ':mark:' .. name
   local mark = tonumber(redis.call('GET', mark_key) or '0')
@@ -264,6 +294,7 @@ for i = 0, periods - 1 do
   elseif increment == 1 then
     redis.call('SET', mark_key, start, 'EX', keep)
   end
+  if name == 'day' then day_start = start end
   local lookups_key = base .. ':n:' .. name .. ':' .. start
   local lookups
   if increment == 1 then
@@ -275,8 +306,8 @@ for i = 0, periods - 1 do
   local children = 0
   if counts_children then
     local children_key = base .. ':c:' .. name .. ':' .. start
-    if #ARGV >= first_child then
-      redis.call('SADD', children_key, unpack(ARGV, first_child, #ARGV))
+    if last_child >= first_child then
+      redis.call('SADD', children_key, unpack(ARGV, first_child, last_child))
       redis.call('EXPIRE', children_key, seconds + keep)
     end
     children = redis.call('SCARD', children_key)
@@ -284,6 +315,20 @@ for i = 0, periods - 1 do
   table.insert(out, start)
   table.insert(out, lookups)
   table.insert(out, children)
+end
+local far_key = base .. ':far:' .. day_start
+if #ARGV > last_child then
+  redis.call('SADD', far_key, unpack(ARGV, last_child + 1, #ARGV))
+  redis.call('EXPIRE', far_key, 172800)
+end
+table.insert(out, redis.call('SCARD', far_key))
+if entry ~= '' then
+  local history_key = base .. ':recent'
+  local earlier = redis.call('LRANGE', history_key, 0, kept - 1)
+  redis.call('LPUSH', history_key, entry)
+  redis.call('LTRIM', history_key, 0, kept - 1)
+  redis.call('EXPIRE', history_key, 7200)
+  for _, past in ipairs(earlier) do table.insert(out, past) end
 end
 return out
 """
@@ -317,27 +362,52 @@ def user_key_base(user_id: int) -> str:
 
 
 def _redis_usage(
-    user_id: int, child_ids: Sequence[int], *, increment: bool, now: int | None
+    user_id: int,
+    child_ids: Sequence[int],
+    far_child_ids: Sequence[int],
+    history_entry: str,
+    *,
+    increment: bool,
+    now: int | None,
 ) -> Usage:
     import redis
 
     _, script = _redis_client(redis_url())
-    argv: list[Any] = [user_key_base(user_id), int(increment), int(now or 0), len(PERIODS)]
+    argv: list[Any] = [
+        user_key_base(user_id),
+        int(increment),
+        int(now or 0),
+        history_entry if increment else "",
+        HISTORY_KEPT,
+        len(PERIODS),
+    ]
     for period in PERIODS:
         argv += [period.value, PERIOD_SECONDS[period], int(period in _CHILD_PERIODS)]
-    argv += [int(child) for child in sorted(set(child_ids))]
+    disclosed = sorted({int(child) for child in child_ids})
+    argv += [len(disclosed), *disclosed, *sorted({int(child) for child in far_child_ids})]
     try:
         raw = script(keys=[], args=argv)
     except redis.RedisError as error:
         raise QuotaStoreUnavailable(f"the quota store (Redis) did not answer: {error}") from error
-    values = [int(v) for v in raw]
-    starts, lookups, children = {}, {}, {}
+    fixed = 2 + 3 * len(PERIODS)
+    values = [int(v) for v in raw[:fixed]]
+    recent = tuple(v.decode() if isinstance(v, bytes) else str(v) for v in raw[fixed:])
+    starts: dict[Period, int] = {}
+    lookups: dict[Period, int] = {}
+    children: dict[Period, int] = {}
     for index, period in enumerate(PERIODS):
         start, looked, seen = values[1 + index * 3 : 4 + index * 3]
         starts[period], lookups[period] = start, looked
         if period in _CHILD_PERIODS:
             children[period] = seen
-    return Usage(now=values[0], window_starts=starts, lookups=lookups, children=children)
+    return Usage(
+        now=values[0],
+        window_starts=starts,
+        lookups=lookups,
+        children=children,
+        far_children=values[-1],
+        recent=recent if history_entry and increment else None,
+    )
 
 
 # --- The database ----------------------------------------------------------------------------------
@@ -362,7 +432,17 @@ def _database_now(cursor: Any) -> int:
     return int(cursor.fetchone()[0])
 
 
-def _db_usage(user_id: int, child_ids: Sequence[int], *, increment: bool, now: int | None) -> Usage:
+FAR = "far"  # QuotaChildSeen.period of today's children from outside the person's region
+
+
+def _db_usage(
+    user_id: int,
+    child_ids: Sequence[int],
+    far_child_ids: Sequence[int],
+    *,
+    increment: bool,
+    now: int | None,
+) -> Usage:
     """The same counts with atomic upserts; runs inside the caller's transaction.
 
     The upsert's row lock on the person's week row is held until the lookup's transaction ends,
@@ -393,22 +473,31 @@ def _db_usage(user_id: int, child_ids: Sequence[int], *, increment: bool, now: i
         else:
             lookups = _db_counts(cursor, "access_quotacounter", user_id, starts, PERIODS, "count")
         child_periods = [p for p in PERIODS if p in _CHILD_PERIODS]
-        unique_children = sorted(set(child_ids))
-        if unique_children:
-            rows = ", ".join(["(%s, %s, %s, %s)"] * (len(child_periods) * len(unique_children)))
-            params = []
-            for period in child_periods:
-                for child in unique_children:
-                    params += [user_id, period.value, starts[period], int(child)]
+        seen_rows: list[tuple[str, int, int]] = [
+            (period.value, starts[period], child)
+            for period in child_periods
+            for child in sorted({int(c) for c in child_ids})
+        ]
+        seen_rows += [(FAR, starts[Period.DAY], int(c)) for c in sorted(set(far_child_ids))]
+        if seen_rows:
+            rows = ", ".join(["(%s, %s, %s, %s)"] * len(seen_rows))
+            params = [value for row in seen_rows for value in (user_id, *row)]
             cursor.execute(_CHILD_INSERT.format(rows=rows), params)
         children = _db_counts(
             cursor, "access_quotachildseen", user_id, starts, child_periods, "COUNT(*)"
         )
+        cursor.execute(
+            "SELECT COUNT(*) FROM access_quotachildseen WHERE user_id = %s AND period = %s "
+            "AND window_start = %s",
+            [user_id, FAR, starts[Period.DAY]],
+        )
+        far_children = int(cursor.fetchone()[0])
     return Usage(
         now=clock,
         window_starts=starts,
         lookups={p: lookups.get(p, 0) for p in PERIODS},
         children={p: children.get(p, 0) for p in child_periods},
+        far_children=far_children,
     )
 
 
