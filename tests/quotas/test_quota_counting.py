@@ -258,3 +258,32 @@ def test_children_from_other_regions_are_counted_once_each_per_day(quota_store: 
     assert usage.far_children == 2
     tomorrow = record_usage(user_id=person.pk, child_ids=[4], far_child_ids=[4], now=T + 86_400)
     assert tomorrow.far_children == 1
+
+
+# --- The command -----------------------------------------------------------------------------------
+
+
+def test_the_command_shows_a_persons_usage_against_their_quota(database_store: None) -> None:
+    import io
+
+    from django.core.management import call_command
+
+    person = practitioner(username="counted.person")
+    record_usage(user_id=person.pk, child_ids=[1, 2, 3])
+    out = io.StringIO()
+    call_command("quotas", "show", "counted.person", stdout=out)
+    text = out.getvalue()
+    assert "counted in the database" in text
+    assert "children  this day       3  (soft 35, hard 50)  ok" in text
+
+
+def test_pruning_removes_only_windows_long_past(database_store: None) -> None:
+    from contactpoint.access.models import QuotaChildSeen
+
+    person = practitioner()
+    record_usage(user_id=person.pk, child_ids=[1], now=T - 30 * 86_400)
+    record_usage(user_id=person.pk, child_ids=[2], now=T)
+    removed = quotas.prune_database_counters(now=T)
+    assert removed == len(quotas.PERIODS) + 3
+    assert QuotaCounter.objects.filter(user=person).count() == len(quotas.PERIODS)
+    assert QuotaChildSeen.objects.filter(user=person).count() == 3

@@ -522,3 +522,22 @@ def _db_counts(
         params,
     )
     return {Period(period): int(value) for period, value in cursor.fetchall()}
+
+
+# --- Housekeeping ------------------------------------------------------------------------------------
+
+
+def prune_database_counters(*, now: int | None = None) -> int:
+    """Delete database counters whose windows ended over a week ago; returns rows removed.
+
+    Only the database store needs this (Redis keys expire by themselves). Windows older than
+    the longest period can no longer be read by any quota or rule.
+    """
+    from contactpoint.access.models import QuotaChildSeen, QuotaCounter
+
+    with connection.cursor() as cursor:
+        clock = now if now is not None else _database_now(cursor)
+    horizon = clock - 2 * PERIOD_SECONDS[Period.WEEK]
+    removed, _ = QuotaCounter.objects.filter(window_start__lt=horizon).delete()
+    seen, _ = QuotaChildSeen.objects.filter(window_start__lt=horizon).delete()
+    return removed + seen
