@@ -230,6 +230,50 @@ def test_a_shielded_stranger_found_only_by_the_sweep_does_not_count() -> None:
     assert decision.outcome is Outcome.NEW
 
 
+def _in_hiding(**changes: object) -> MatchRecord:
+    """A shielded child as a refuge would change her: new surname, address, carer, one digit."""
+    fields: dict[str, object] = {
+        "family": "Hughes",
+        "born": dt.date(2018, 3, 5),
+        "postcode": "M14 7QR",
+        "line": "Flat 2, Beech Court",
+        "carers": (("DAVE", "HUGHES"),),
+        "is_shielded": True,
+        **changes,
+    }
+    return candidate(1, **fields)
+
+
+def test_a_shielded_child_whose_identity_agrees_goes_to_review_below_the_floor() -> None:
+    found = scored(record(), (_in_hiding(), "shielded_near"))
+    assert found[0].score.weight < current_model().thresholds.shield_floor
+
+    decision = decide(current_model(), found)
+
+    assert decision.outcome is Outcome.REVIEW and "shielded" in decision.reason
+    assert decision.best is not None and decision.best.child_id == 1
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"gender": "male"},
+        {"nhs_hashes": frozenset({"b" * 64})},
+        {"given": "Oscar"},
+        {"born": dt.date(2016, 8, 21)},
+    ],
+    ids=["other gender", "other NHS number", "other given name", "other birth date"],
+)
+def test_a_shielded_child_below_the_floor_does_not_count_when_identity_differs(
+    changes: dict[str, object],
+) -> None:
+    incoming = record(nhs_hashes=frozenset({"a" * 64}))
+    found = scored(incoming, (_in_hiding(**changes), "shielded_near"))
+    assert found[0].score.weight < current_model().thresholds.shield_floor
+
+    assert decide(current_model(), found).outcome is Outcome.NEW
+
+
 def test_comparison_vector_has_one_level_per_comparison() -> None:
     assert len(comparison_vector(record(), record())) == len(COMPARISONS)
 

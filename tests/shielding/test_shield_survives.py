@@ -25,7 +25,7 @@ from contactpoint.index.vocabularies import ChildStatus
 from contactpoint.shielding import selectors, services
 from contactpoint.shielding.models import ShieldingDecision
 from contactpoint.shielding.selectors import DueBecause
-from contactpoint.shielding.vocabularies import DecisionKind, ShieldingReason
+from contactpoint.shielding.vocabularies import DecisionKind, DecisionSource, ShieldingReason
 
 pytestmark = pytest.mark.django_db
 WHY = "Family moved to a refuge after threats from a former partner"
@@ -142,6 +142,42 @@ def test_a_feed_never_removes_a_shield_a_source_asked_for(
     assert latest is not None and latest.kind == DecisionKind.CONFIRM
 
 
+def test_a_source_flag_shields_on_arrival_with_a_decision_due_for_review(
+    health: SourceSystem, practitioner: User, tmp_path: Path
+) -> None:
+    outcomes = _load(
+        health, tmp_path, "1.csv", row(source_record_id="NHS-1", sensitive_record="yes")
+    )
+
+    child = Child.objects.get()
+    assert outcomes == ["new"] and _restricted_for(practitioner, child)
+    decision = ShieldingDecision.objects.get(child=child)
+    assert decision.kind == DecisionKind.SHIELD
+    assert decision.source == DecisionSource.SOURCE_SYSTEM
+    assert decision.source_system == health.code and decision.decided_by is None
+    assert decision.review_on is not None and decision.review_on <= timezone.localdate()
+
+
+def test_an_officers_unshield_stands_until_a_source_raises_its_flag_again(
+    officer: User, health: SourceSystem, practitioner: User, tmp_path: Path
+) -> None:
+    flagged = row(source_record_id="NHS-1", sensitive_record="yes")
+    _load(health, tmp_path, "1.csv", flagged)
+    child = Child.objects.get()
+    services.unshield_child(officer=officer, child=child, justification=WHY)
+
+    # An update that still carries the flag the officer has already weighed.
+    _load(health, tmp_path, "2.csv", {**flagged, "postcode": "M20 2QQ"})
+    assert not _restricted_for(practitioner, child)
+
+    # The source withdraws the flag, then raises it again: a new request, shielded at once.
+    _load(health, tmp_path, "3.csv", {**flagged, "sensitive_record": "no"})
+    _load(health, tmp_path, "4.csv", flagged)
+    assert _restricted_for(practitioner, child)
+    latest = selectors.status_of(child).latest
+    assert latest is not None and latest.source == DecisionSource.SOURCE_SYSTEM
+
+
 def test_a_feed_update_never_removes_a_shield_an_officer_put_on(
     officer: User, education: SourceSystem, practitioner: User, tmp_path: Path
 ) -> None:
@@ -247,14 +283,6 @@ MOVED = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "feeds/matching (reported to the feeds engineer): with a different carer as well, the "
-        "shielded child found by the shield net scores below the shield floor and is dropped, "
-        "so the record becomes a new, unshielded child"
-    ),
-)
 def test_the_2009_failure_the_same_report_naming_another_carer_is_not_a_new_unshielded_child(
     officer: User, education: SourceSystem, health: SourceSystem, tmp_path: Path
 ) -> None:

@@ -59,6 +59,7 @@ from contactpoint.index.linkage import (
     PART_MODELS,
     ChildWrite,
     FieldPrecedence,
+    MergedChild,
     MergedChildWriter,
     ReferenceMaps,
     insert_rows,
@@ -80,6 +81,8 @@ from contactpoint.matching.features import MatchRecord
 from contactpoint.matching.model import MatchModel, current_model
 from contactpoint.matching.pending import PendingChildren
 from contactpoint.matching.shield import ShieldNet
+from contactpoint.shielding.services import shield_child
+from contactpoint.shielding.vocabularies import DecisionSource
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +173,9 @@ class _BatchWork:
     staged: set[int] = field(default_factory=set)
     reports: dict[int, ChildRecord] = field(default_factory=dict)  # by id(SourceRecord)
     new_shielded: list[tuple[int, MatchRecord]] = field(default_factory=list)
+    # Children (keys as in touched_children/new_children) for whom a source raised its
+    # sensitive-record flag in this batch: a new record with the flag, or an update adding it.
+    flag_raised: set[int] = field(default_factory=set)
 
 
 class FeedLoader:
@@ -417,6 +423,7 @@ class FeedLoader:
             )
             return
         assert row.record is not None
+        flagged_before = bool(existing.report.get("is_shielded"))
         existing.content_hash = row.content_hash
         existing.report = record_to_json(row.record)
         work.reports[id(existing)] = row.record
@@ -436,6 +443,8 @@ class FeedLoader:
             return
         assert child_key is not None
         work.touched_children.add(child_key)
+        if row.record.is_shielded and not flagged_before:
+            work.flag_raised.add(child_key)
         if row.record.is_shielded:
             work.results.append(
                 RowResult(
@@ -502,6 +511,8 @@ class FeedLoader:
                 child_key = decision.best.child_id  # type: ignore[union-attr]
                 record.state = SourceRecordState.LINKED
                 self._attach(record, child_key, row.record, work)
+                if row.record.is_shielded:
+                    work.flag_raised.add(child_key)
                 work.results.append(
                     RowResult(
                         row.line,
@@ -524,6 +535,7 @@ class FeedLoader:
                 work.new_children[child_key] = [row.record]
                 if row.record.is_shielded:
                     work.new_shielded.append((child_key, row.match))
+                    work.flag_raised.add(child_key)
                 self._attach(record, child_key, None, work)
                 work.results.append(
                     RowResult(
@@ -659,9 +671,7 @@ class FeedLoader:
         writes: list[ChildWrite] = []
         for key, reports in work.new_children.items():
             child_id, value = real[key]
-            writes.append(
-                ChildWrite(child_id, value, merge_reports(reports, self.precedence), True)
-            )
+            writes.append(ChildWrite(child_id, value, self._merged(reports, key, work), True))
 
         # Existing children: rebuild from every report now linked to them, this batch included.
         touched = sorted(work.touched_children - set(work.new_children))
@@ -692,12 +702,13 @@ class FeedLoader:
                     ChildWrite(
                         child_id,
                         contactpoint_ids[child_id],
-                        merge_reports(reports, self.precedence),
+                        self._merged(reports, child_id, work),
                         False,
                     )
                 )
 
         MergedChildWriter(feed_sources=self.feed_sources, reference=self.reference).write(writes)
+        self._shield_from_flags(sorted(child_id_of(key) or 0 for key in work.flag_raised))
         for key, match in work.new_shielded:
             self.shield_net.add(real[key][0], match)
         for record in work.new_records:
@@ -771,6 +782,33 @@ class FeedLoader:
             ]
         )
         self.load = load
+
+    def _merged(self, reports: list[ChildRecord], key: int, work: _BatchWork) -> MergedChild:
+        """The child's merged record; shielded only if this batch raised a source's flag.
+
+        Stored reports keep their flag after a shielding officer has unshielded the child: the
+        officer's decision stands until a source raises the flag again.
+        """
+        merged = merge_reports(reports, self.precedence)
+        merged.shield_requested = key in work.flag_raised
+        return merged
+
+    def _shield_from_flags(self, child_ids: list[int]) -> None:
+        """A shielding decision, due for review at once, for each child a source flagged.
+
+        In the batch's transaction, so a crash leaves neither a flagged child without its
+        decision nor a decision without its child. A child whose shield an officer has already
+        decided keeps that decision.
+        """
+        for child in Child.objects.filter(pk__in=child_ids).order_by("pk"):
+            shield_child(
+                officer=None,
+                child=child,
+                reason="",
+                justification="",
+                source=DecisionSource.SOURCE_SYSTEM,
+                source_system=self.source.code,
+            )
 
     def _write_reviews(
         self, work: _BatchWork, child_id_of: Callable[[int | None], int | None]

@@ -37,6 +37,8 @@ from contactpoint.feeds.serialise import record_from_json
 from contactpoint.index import linkage
 from contactpoint.index.models import Child, ChildMerge
 from contactpoint.index.records import ChildRecord
+from contactpoint.shielding.services import shield_child
+from contactpoint.shielding.vocabularies import DecisionSource
 
 ITEM_PREFIX = "R"
 MERGE_PREFIX = "M"
@@ -200,6 +202,18 @@ def _audit(
     )
 
 
+def _shield_from_flag(child: Child, source_code: str) -> None:
+    """The source's sensitive-record flag: a shield decision due for an officer's review."""
+    shield_child(
+        officer=None,
+        child=child,
+        reason="",
+        justification="",
+        source=DecisionSource.SOURCE_SYSTEM,
+        source_system=source_code,
+    )
+
+
 def _close(item: ReviewItem, officer: User, decision: str) -> None:
     item.status = ReviewStatus.DECIDED
     item.decision = decision
@@ -232,12 +246,18 @@ def link_record(*, officer: User, item: ReviewItem, child: Child) -> Child:
     record.child = child
     record.state = SourceRecordState.LINKED
     record.save(update_fields=["child", "state"])
+    flagged = bool(record.report.get("is_shielded"))
     child = linkage.rebuild_child(
         child=child,
         reports=reports_of(child),
         precedence=current_precedence(),
         feed_sources=_feed_sources(),
+        # Only this record's flag counts: an officer may have unshielded the child since
+        # another of its sources asked for the shield.
+        shield_requested=flagged,
     )
+    if flagged:
+        _shield_from_flag(child, record.source.code)
     _close(item, officer, ReviewDecision.LINKED)
     _audit(
         officer,
@@ -270,7 +290,9 @@ def create_child_from_record(*, officer: User, item: ReviewItem) -> Child:
     child = linkage.create_child_from_reports(
         reports=[report], precedence=current_precedence(), feed_sources=_feed_sources()
     )
-    if item.involves_shielded and not child.is_shielded:
+    if report.is_shielded:
+        _shield_from_flag(child, record.source.code)
+    elif item.involves_shielded and not child.is_shielded:
         Child.objects.filter(pk=child.pk).update(is_shielded=True)
         child.refresh_from_db()
     record.child = child

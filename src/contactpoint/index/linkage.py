@@ -849,10 +849,18 @@ def rebuild_child(
     reports: Sequence[ChildRecord],
     precedence: FieldPrecedence,
     feed_sources: Collection[str],
+    shield_requested: bool | None = None,
 ) -> Child:
-    """Rewrite a child's feed-supplied parts from its current set of reports."""
+    """Rewrite a child's feed-supplied parts from its current set of reports.
+
+    `shield_requested` says whether a source has just asked for the shield; by default any
+    report's flag does (merge and unmerge keep every shield they can find).
+    """
+    merged = merge_reports(reports, precedence)
+    if shield_requested is not None:
+        merged.shield_requested = shield_requested
     write_merged(
-        [ChildWrite(child.id, child.contactpoint_id, merge_reports(reports, precedence), False)],
+        [ChildWrite(child.id, child.contactpoint_id, merged, False)],
         feed_sources=feed_sources,
     )
     child.refresh_from_db()

@@ -5,7 +5,11 @@ between them it goes to a data-quality officer. Three rules refine that, each fo
 
 - **Shielding is never lost** (issue 5): if any shielded child was scored against the record,
   the record may link to its best match or go to review, never become a new child. A shielded
-  child found only by the broad shielded sweep counts when it scores above `shield_floor`.
+  child found only by the broad shielded sweeps counts when it scores above `shield_floor`, or
+  when what a family in hiding cannot change agrees whatever the total weight: the given name,
+  a date of birth a typing error away, the gender and any NHS number. A refuge brings a new
+  surname, address, school, GP and often a different carer on the form; each of those counts
+  against the match, and in 2009 that was how an unshielded duplicate came to be.
 - **Two strong candidates** are two children who both look like this one: the index may
   already hold a duplicate, so a person decides.
 - **One record per child per source**: a source does not hold two records of one child (or it
@@ -30,6 +34,19 @@ TWIN_NAME_LEVELS = frozenset({"family_agrees_given_differs", "else"})
 # Candidates found only by the loose sweeps over shielded children (blocking.find_shielded,
 # shield.ShieldNet): they count only when they score above the shield floor.
 SHIELD_SWEEP_RULES = frozenset({"shielded_dob", "shielded_near"})
+# Name levels on which the given names agree (exactly, by a typing error or as a nickname).
+GIVEN_AGREES_LEVELS = frozenset(
+    {
+        "exact",
+        "swapped",
+        "family_exact_given_familiar",
+        "family_exact_given_similar",
+        "given_exact_family_similar",
+        "both_similar",
+        "given_agrees_family_differs",
+    }
+)
+DOB_TYPING_LEVELS = frozenset({"exact", "day_month_swapped", "one_digit", "transposed"})
 
 
 class Outcome(StrEnum):
@@ -81,6 +98,20 @@ def holds_record_from(candidate: MatchRecord, source: str) -> bool:
     return isinstance(sources, frozenset | set | tuple) and source in sources
 
 
+def keeps_identity(score: MatchScore) -> bool:
+    """Whether what a child in hiding keeps agrees: given name, birth date, gender, NHS number.
+
+    A missing gender or NHS number on either side says nothing either way; a different one
+    is a different child.
+    """
+    return (
+        score.level("name") in GIVEN_AGREES_LEVELS
+        and score.level("date_of_birth") in DOB_TYPING_LEVELS
+        and score.level("gender") != "else"
+        and score.level("nhs_number") != "else"
+    )
+
+
 def decide(model: MatchModel, scored: list[ScoredCandidate], *, source: str = "") -> MatchDecision:
     """The decision for one incoming record, given its candidates scored best first.
 
@@ -88,11 +119,15 @@ def decide(model: MatchModel, scored: list[ScoredCandidate], *, source: str = ""
     a candidate that already has another record from the same source is probably a sibling.
     """
     limits = model.thresholds
-    # A shielded-sweep candidate below the floor is not a real resemblance; drop it.
+    # A shielded-sweep candidate below the floor is no real resemblance unless its identity
+    # agrees; drop the rest (every shielded child born within a typing error would otherwise
+    # send the record to review).
     relevant = [
         s
         for s in scored
-        if s.rule not in SHIELD_SWEEP_RULES or s.score.weight >= limits.shield_floor
+        if s.rule not in SHIELD_SWEEP_RULES
+        or s.score.weight >= limits.shield_floor
+        or keeps_identity(s.score)
     ]
     shown = tuple(s for s in relevant if s.score.weight >= limits.shield_floor)[:5]
     if not relevant:
