@@ -50,12 +50,7 @@ SOURCE_SYSTEM_ROUTES = {"api:feed-loads", "api:feed-records", "api:feed-report"}
 # Routes known to answer with more children than the cap, each with its owner and the fix.
 # Kept separate so the main test stays strict for every other route; the strict xfail below
 # fails the day the route is fixed, as a reminder to delete the entry.
-KNOWN_OVER_CAP = {
-    "web:review-queue": (
-        "feeds (review queue): 'Recent merges' lists up to 50 merged children's IDs; it should "
-        "list at most the search result cap (feeds.review.recent_merges_for(limit=...))"
-    ),
-}
+KNOWN_OVER_CAP: dict[str, str] = {}
 
 ID_FORMS = re.compile(r"(?<![\d-])(\d{4})[- ]?(\d{4})[- ]?(\d{4})(?![\d-])")
 BULK_WORDS = re.compile(r"export|csv|download|print|dump|bulk|everything|all-children", re.I)
@@ -310,7 +305,6 @@ class _Placeholder:
     contactpoint_id = "123456789012"
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_OVER_CAP["web:review-queue"])
 @pytest.mark.usefixtures("no_limits")
 def test_the_review_queue_names_no_more_children_than_the_cap(
     crowded_index: dict[str, Any],

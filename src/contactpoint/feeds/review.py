@@ -122,14 +122,16 @@ def get_item_for(user: User, reference: str) -> ReviewItem | None:
     return item
 
 
-def recent_merges_for(user: User, limit: int = 50) -> list[ChildMerge]:
-    """Merges of children of the officer's LA that can still be undone."""
+def recent_merges_for(user: User, limit: int) -> list[ChildMerge]:
+    """The most recent merges of children of the officer's LA that can still be undone."""
     if not may_work_queue(user) or _officer_la(user) is None:
         return []
     return list(
         ChildMerge.objects.filter(
             survivor__responsible_la_id=_officer_la(user), unmerged_at__isnull=True
-        ).select_related("survivor")[:limit]
+        )
+        .select_related("survivor")
+        .order_by("-merged_at", "-pk")[:limit]
     )
 
 

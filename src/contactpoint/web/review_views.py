@@ -30,6 +30,7 @@ from contactpoint.feeds import review
 from contactpoint.feeds.models import ReviewItem, ReviewKind
 from contactpoint.index.contactpoint_id import display
 from contactpoint.index.models import Child
+from contactpoint.search.services import result_cap
 from contactpoint.web.account_views import signed_in_user
 
 QUEUE = requires(Capability.WORK_REVIEW_QUEUE)
@@ -102,7 +103,12 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         "web/review/queue.html",
         {
             "items": [(review.item_reference(i), i) for i in items],
-            "merges": [(review.merge_reference(m), m) for m in review.recent_merges_for(officer)],
+            # No more children on one page than a search may name (issue 6: no bulk path).
+            "merges": [
+                (review.merge_reference(m), m)
+                for m in review.recent_merges_for(officer, limit=result_cap())
+            ],
+            "merges_shown": result_cap(),
         },
     )
 
