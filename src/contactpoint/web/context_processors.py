@@ -23,7 +23,10 @@ class NavigationItem:
 # Service navigation by role: each entry shows only to people whose role has its capability.
 _NAVIGATION: tuple[tuple[str, str, Capability | None], ...] = (
     ("Find a child", "web:search", Capability.SEARCH_CHILDREN),
+    ("Review queue", "web:review-queue", Capability.WORK_REVIEW_QUEUE),
     ("Shielding", "web:shielding", Capability.MANAGE_SHIELDING),
+    ("ContactPoint team alerts", "web:team-alerts", Capability.MANAGE_SHIELDING),
+    ("Security alerts", "web:security-alerts", Capability.READ_AUDIT),
     ("Reason for access", "web:purpose", Capability.STATE_PURPOSE),
     ("People", "web:people", Capability.MANAGE_ACCOUNTS),
     ("Organisations", "web:organisations", Capability.MANAGE_ORGANISATIONS),
