@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -78,8 +78,12 @@ def raise_for_finding(
     child_la_id: int | None = None,
     account_suspended: bool = False,
     ip_address: str | None = None,
+    raised_before: Mapping[str, bool] | None = None,
 ) -> list[Alert]:
-    """Raise the alerts one finding calls for; returns those newly raised (repeats are quiet)."""
+    """Raise the alerts one finding calls for; returns those newly raised (repeats are quiet).
+
+    `raised_before` (from `raised_alerts`) lets a repeat be skipped without a query.
+    """
     ids = list(dict.fromkeys(contactpoint_ids))[:DETAIL_ID_LIMIT]
     common: dict[str, Any] = {
         "rule": rule.name,
@@ -92,22 +96,32 @@ def raise_for_finding(
         "contactpoint_id": ids[0] if len(ids) == 1 else "",
         "account_suspended": account_suspended,
     }
-    key = f"{rule.name}:{person.user_id}:{dedupe}"[:160]
+    key, team_key = alert_keys(rule=rule, user_id=person.user_id, dedupe=dedupe)
+    known = raised_before or {}
+
+    def repeat(key: str) -> bool:
+        """Already raised, with nothing to add (a suspension not yet marked must be)."""
+        return key in known and (known[key] or not account_suspended)
+
     raised = []
-    alert = _raise(
-        key=key,
-        organisation=security_organisation_for(person.organisation_id),
-        audience=AlertAudience.SECURITY_OFFICER,
-        fields=common,
-        ip_address=ip_address,
+    alert = (
+        None
+        if repeat(key)
+        else _raise(
+            key=key,
+            organisation=security_organisation_for(person.organisation_id),
+            audience=AlertAudience.SECURITY_OFFICER,
+            fields=common,
+            ip_address=ip_address,
+        )
     )
     if alert is not None:
         raised.append(alert)
-    if rule.notify_child_la and child_la_id is not None:
+    if rule.notify_child_la and child_la_id is not None and not repeat(team_key):
         team = la_team_organisation(child_la_id)
         if team is not None:
             alert = _raise(
-                key=f"{key}:la"[:160],
+                key=team_key,
                 organisation=team,
                 audience=AlertAudience.LA_CONTACTPOINT_TEAM,
                 fields=common,
@@ -116,6 +130,39 @@ def raise_for_finding(
             if alert is not None:
                 raised.append(alert)
     return raised
+
+
+def alert_keys(*, rule: MonitoringRule, user_id: int, dedupe: str) -> tuple[str, str]:
+    """The dedupe keys of a finding's alerts: the security officer's, and the child's LA team's."""
+    key = f"{rule.name}:{user_id}:{dedupe}"[:160]
+    return key, f"{key}:la"[:160]
+
+
+def raised_alerts(keys: Sequence[str]) -> dict[str, bool]:
+    """Which of these alerts exist already (dedupe key: account_suspended), in one query.
+
+    Plain SQL, as facts.py: on a busy day most lookups repeat a finding already raised (the
+    day's out-of-region alert, say), and two ORM queries per repeat cost more than the rest of
+    monitoring. A key read here exists for good (alerts are closed, never deleted); a key
+    missing here may still be raised by a parallel lookup, which get_or_create handles.
+    """
+    if not keys:
+        return {}
+    wanted = list(dict.fromkeys(keys))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT dedupe_key, account_suspended FROM access_alert WHERE dedupe_key = ANY(%s)",
+                [wanted],
+            )
+        else:
+            marks = ", ".join(["%s"] * len(wanted))
+            cursor.execute(
+                f"SELECT dedupe_key, account_suspended FROM access_alert "  # noqa: S608 (placeholders only)
+                f"WHERE dedupe_key IN ({marks})",
+                wanted,
+            )
+        return {str(key): bool(suspended) for key, suspended in cursor.fetchall()}
 
 
 def _raise(
