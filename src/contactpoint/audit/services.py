@@ -9,6 +9,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from contactpoint import prepared_sql
 from contactpoint.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 
 
@@ -70,7 +71,7 @@ _APPEND_IF_HEAD_SQL = (
     "WHERE id = 1 RETURNING sequence, hash), "
     "event AS (INSERT INTO audit_auditevent (sequence, occurred_at, action, outcome, actor_id, "
     "actor_username, organisation_code, purpose, subject_contactpoint_id, ip_address, detail, "
-    "previous_hash, hash) SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::inet, %s::jsonb, %s, %s "
+    "previous_hash, hash) SELECT %s, %s, %s, %s, %s::bigint, %s, %s, %s, %s, %s::inet, %s::jsonb, %s, %s "
     "FROM head WHERE head.sequence = %s AND head.hash = %s RETURNING id) "
     "SELECT head.sequence, head.hash, (SELECT id FROM event) FROM head"
 )
@@ -78,7 +79,7 @@ _APPEND_SQL = (
     "WITH moved AS (UPDATE audit_auditchainhead SET sequence = %s, hash = %s WHERE id = 1) "
     "INSERT INTO audit_auditevent (sequence, occurred_at, action, outcome, actor_id, "
     "actor_username, organisation_code, purpose, subject_contactpoint_id, ip_address, detail, "
-    "previous_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::inet, %s::jsonb, %s, %s) "
+    "previous_hash, hash) VALUES (%s, %s, %s, %s, %s::bigint, %s, %s, %s, %s, %s::inet, %s::jsonb, %s, %s) "
     "RETURNING id"
 )
 # Per database, where this process last moved the head: only ever a guess (see above).
@@ -157,20 +158,19 @@ def _append_on_postgresql(event: AuditEvent) -> bool:
     database = f"{connection.alias}:{settings['HOST']}:{settings['PORT']}:{settings['NAME']}"
     guess = _last_head.get(database, (0, GENESIS_HASH))
     _chain(event, *guess)
-    with connection.cursor() as cursor:
-        new = (event.sequence, event.hash)
-        cursor.execute(
-            _APPEND_IF_HEAD_SQL,
-            [*guess, new[0], *guess, new[1], *_event_values(event), *new],
+    new = (event.sequence, event.hash)
+    rows = prepared_sql.fetch_all(
+        _APPEND_IF_HEAD_SQL, [*guess, new[0], *guess, new[1], *_event_values(event), *new]
+    )
+    if not rows:
+        return False  # no chain head row: the portable path creates it
+    sequence, head_hash, event_id = rows[0]
+    if event_id is None:  # another process wrote since: the head is locked now, append to it
+        _chain(event, int(sequence), str(head_hash))
+        rows = prepared_sql.fetch_all(
+            _APPEND_SQL, [event.sequence, event.hash, *_event_values(event)]
         )
-        row = cursor.fetchone()
-        if row is None:
-            return False  # no chain head row: the portable path creates it
-        sequence, head_hash, event_id = row
-        if event_id is None:  # another process wrote since: the head is locked now, append to it
-            _chain(event, int(sequence), str(head_hash))
-            cursor.execute(_APPEND_SQL, [event.sequence, event.hash, *_event_values(event)])
-            event_id = cursor.fetchone()[0]
+        event_id = rows[0][0]
     event.pk = int(event_id)
     event._state.adding = False
     event._state.db = connection.alias

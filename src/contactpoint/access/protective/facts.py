@@ -21,6 +21,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from contactpoint import prepared_sql
 from contactpoint.access.protective.actions import LOOKUP_ACTIONS, SEARCH_ACTION, VIEW_ACTION
 from contactpoint.index.normalise import name_key
 from contactpoint.index.vocabularies import SENSITIVE_SERVICE_TYPES
@@ -140,7 +141,7 @@ def read_facts(
     def one_of(values: list[str]) -> tuple[str, list[Any]]:
         """Membership in a list: one array parameter on PostgreSQL, IN (...) elsewhere."""
         if postgresql:
-            return "= ANY(%s)", [values]
+            return "= ANY(%s::text[])", [values]
         if not values:
             return "IN (NULL)", []
         return f"IN ({_placeholders(len(values))})", list(values)
@@ -198,9 +199,8 @@ def _child_facts(person: PersonFacts, row: Sequence[Any]) -> ChildFacts:
 
 
 def _fetch(sql: str, params: Sequence[Any]) -> list[Any]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall())
+    # Prepared: planning this query took longer than running it (prepared_sql).
+    return prepared_sql.fetch_all(sql, params)
 
 
 def read_person(viewer: Any) -> PersonFacts | None:
