@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -82,7 +82,8 @@ def raise_for_finding(
 ) -> list[Alert]:
     """Raise the alerts one finding calls for; returns those newly raised (repeats are quiet).
 
-    `raised_before` (from `raised_alerts`) lets a repeat be skipped without a query.
+    `raised_before` (PersonFacts.raised_alerts: dedupe key to account_suspended) lets a
+    repeat be skipped without a query.
     """
     ids = list(dict.fromkeys(contactpoint_ids))[:DETAIL_ID_LIMIT]
     common: dict[str, Any] = {
@@ -136,33 +137,6 @@ def alert_keys(*, rule: MonitoringRule, user_id: int, dedupe: str) -> tuple[str,
     """The dedupe keys of a finding's alerts: the security officer's, and the child's LA team's."""
     key = f"{rule.name}:{user_id}:{dedupe}"[:160]
     return key, f"{key}:la"[:160]
-
-
-def raised_alerts(keys: Sequence[str]) -> dict[str, bool]:
-    """Which of these alerts exist already (dedupe key: account_suspended), in one query.
-
-    Plain SQL, as facts.py: on a busy day most lookups repeat a finding already raised (the
-    day's out-of-region alert, say), and two ORM queries per repeat cost more than the rest of
-    monitoring. A key read here exists for good (alerts are closed, never deleted); a key
-    missing here may still be raised by a parallel lookup, which get_or_create handles.
-    """
-    if not keys:
-        return {}
-    wanted = list(dict.fromkeys(keys))
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT dedupe_key, account_suspended FROM access_alert WHERE dedupe_key = ANY(%s)",
-                [wanted],
-            )
-        else:
-            marks = ", ".join(["%s"] * len(wanted))
-            cursor.execute(
-                f"SELECT dedupe_key, account_suspended FROM access_alert "  # noqa: S608 (placeholders only)
-                f"WHERE dedupe_key IN ({marks})",
-                wanted,
-            )
-        return {str(key): bool(suspended) for key, suspended in cursor.fetchall()}
 
 
 def _raise(

@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
@@ -41,6 +41,8 @@ class PersonFacts:
     surname_key: str
     home_postcode: str
     suspended: bool
+    # Dedupe key: account_suspended, of the person's alerts of the last ALERT_HINT_DAYS.
+    raised_alerts: Mapping[str, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -74,11 +76,11 @@ class PastLookup:
 # Regions come from the local authorities' reference table, held in memory (region_of): one
 # join fewer to plan on every lookup.
 _FACTS_SQL = (
-    "SELECT p.usable, p.last_name, p.postcode, "
+    "SELECT p.usable, p.last_name, p.postcode, p.alerts, "
     "c.id, c.contactpoint_id, c.date_of_birth, c.is_shielded, c.responsible_la_id, "
     "{sensitive}, {family_keys}, {own_address} "
     "FROM (SELECT (u.suspended_at IS NULL AND u.is_active) AS usable, u.last_name, "
-    "h.postcode, COALESCE(h.line_1, '') AS line_1 FROM access_user u "
+    "h.postcode, COALESCE(h.line_1, '') AS line_1, {alerts} AS alerts FROM access_user u "
     "LEFT JOIN access_homeaddress h ON h.user_id = u.id WHERE u.id = %s) p "
     "LEFT JOIN index_child c ON {children}"
 )
@@ -110,6 +112,17 @@ _FAMILY_KEYS_SQL = {
     "sqlite": "(SELECT group_concat(n.family_name_key, ',') FROM index_childname n "
     "WHERE n.child_id = c.id)",
 }
+# The person's recent alerts, [[dedupe key, account suspended], ...], so that a finding already
+# raised (most findings, on a busy day: the day's out-of-region alert, say) costs no query.
+# Only a hint: an alert missing here (older, or raised by a lookup still in flight) is raised
+# through get_or_create, which finds it if it exists.
+_ALERTS_SQL = {
+    "postgresql": "(SELECT json_agg(json_build_array(a.dedupe_key, a.account_suspended)) "
+    "FROM access_alert a WHERE a.subject_user_id = u.id AND a.raised_at >= %s)",
+    "sqlite": "(SELECT json_group_array(json_array(a.dedupe_key, a.account_suspended)) "
+    "FROM access_alert a WHERE a.subject_user_id = u.id AND a.raised_at >= %s)",
+}
+ALERT_HINT_DAYS = 8  # longer than any alert's dedupe window (the quota week)
 # The child, or a carer, at the person's recorded home address (first line too, if recorded).
 _AT_HOME_SQL = (
     "(EXISTS (SELECT 1 FROM index_address x WHERE x.child_id = c.id AND x.postcode = p.postcode "
@@ -152,20 +165,23 @@ def read_facts(
         membership, values = one_of(types)
         sensitive = _SENSITIVE_SQL.format(types=membership)
         params += [*values, timezone.localdate()]
-    params.append(viewer.user_id)
+    alerts_since = timezone.now() - dt.timedelta(days=ALERT_HINT_DAYS)
+    params += [alerts_since if postgresql else _naive_utc(alerts_since), viewer.user_id]
     membership, values = one_of(ids)
     children = f"c.contactpoint_id {membership}"
     params += values
     sql = _FACTS_SQL.format(
         sensitive=sensitive,
         family_keys=_FAMILY_KEYS_SQL["postgresql" if postgresql else "sqlite"],
+        alerts=_ALERTS_SQL["postgresql" if postgresql else "sqlite"],
         own_address=_AT_HOME_SQL,
         children=children,
     )
     rows = _fetch(sql, params)
     if not rows:
         return None, ()
-    usable, last_name, postcode = rows[0][:3]
+    usable, last_name, postcode, raised = rows[0][:4]
+    raised = json.loads(raised) if isinstance(raised, str | bytes) else raised
     person = PersonFacts(
         user_id=int(viewer.user_id),
         username=viewer.username,
@@ -177,8 +193,9 @@ def read_facts(
         surname_key=name_key(last_name or ""),
         home_postcode=postcode or "",
         suspended=not usable,
+        raised_alerts={str(key): bool(suspended) for key, suspended in raised or ()},
     )
-    found = tuple(_child_facts(person, row[3:]) for row in rows if row[3] is not None)
+    found = tuple(_child_facts(person, row[4:]) for row in rows if row[4] is not None)
     return person, found
 
 
@@ -222,13 +239,14 @@ def _aware(value: Any) -> dt.datetime:
     return moment if timezone.is_aware(moment) else timezone.make_aware(moment, dt.UTC)
 
 
+def _naive_utc(moment: dt.datetime) -> dt.datetime:
+    """SQLite stores datetimes as naive UTC text."""
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
 def read_history(user_id: int, *, since: dt.datetime) -> list[PastLookup]:
     """The person's searches and views since a time, newest first, from the audit log."""
-    value = (
-        since
-        if connection.vendor == "postgresql"
-        else since.astimezone(dt.UTC).replace(tzinfo=None)
-    )
+    value = since if connection.vendor == "postgresql" else _naive_utc(since)
     with connection.cursor() as cursor:
         cursor.execute(_HISTORY_SQL, [user_id, value, *LOOKUP_ACTIONS, HISTORY_LIMIT])
         rows = cursor.fetchall()

@@ -696,16 +696,6 @@ def _act_on(
             ip_address=ip_address,
             purpose=purpose,
         )
-    # One query tells which alerts are repeats (most, on a busy day), so they cost nothing more.
-    raised_before = alerts.raised_alerts(
-        [
-            key
-            for f in findings
-            for key in alerts.alert_keys(
-                rule=f.rule, user_id=lookup.person.user_id, dedupe=f.dedupe
-            )
-        ]
-    )
     for finding in findings:
         alerts.raise_for_finding(
             person=lookup.person,
@@ -717,7 +707,7 @@ def _act_on(
             child_la_id=finding.child.responsible_la_id if finding.child else None,
             account_suspended=suspended and finding.rule.suspends,
             ip_address=ip_address,
-            raised_before=raised_before,
+            raised_before=lookup.person.raised_alerts,
         )
     fired = tuple(dict.fromkeys(f.rule.name for f in findings))
     if stopping:
