@@ -8,7 +8,11 @@ holds, so it runs in the caller's transaction; database errors are wrapped as Dj
 callers (search.services) expect.
 
 Django's own cursors bind client-side and never prepare (so that connection poolers work);
-this module changes nothing for them. psycopg keeps the cache per connection and drops it on a
+this module changes nothing for them. Each new PostgreSQL connection is set to plan prepared
+statements generically (`configure_connection`): these are indexed look-ups whose generic plan
+is as good as a custom one, and PostgreSQL otherwise kept re-planning the protective facts
+query on every run. Only prepared statements (and PL/pgSQL, here the audit log's two trivial
+triggers) are affected by that setting. psycopg keeps the cache per connection and drops it on a
 rollback. Behind a transaction-pooling PgBouncer, prepared statements need PgBouncer 1.21 or
 later with max_prepared_statements set. These statements are not in `connection.queries`.
 On other databases (SQLite) the statement runs on an ordinary Django cursor.
@@ -20,11 +24,24 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 # psycopg prepares a statement automatically after this many executions; Django disables that
 # (None), which would also make `prepare=True` a no-op. So large that only the statements
 # here, which ask explicitly, are ever prepared.
 _ONLY_WHEN_ASKED = 2**62
+
+
+def configure_connection(*, connection: BaseDatabaseWrapper, **_: Any) -> None:
+    """connection_created receiver (audit.apps): generic plans for the prepared statements.
+
+    Run as the connection opens, in autocommit, so that the setting lasts for the session.
+    """
+    if connection.vendor != "postgresql":
+        return
+    connection.connection.prepare_threshold = _ONLY_WHEN_ASKED
+    with connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
 
 
 def fetch_all(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -37,8 +54,8 @@ def fetch_all(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
 
     connection.ensure_connection()
     raw = connection.connection
-    if raw.prepare_threshold is None:
+    if raw.prepare_threshold is None:  # a connection opened before the receiver was connected
         raw.prepare_threshold = _ONLY_WHEN_ASKED
     with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
         cursor.execute(sql, params, prepare=True)
-        return list(cursor.fetchall()) if cursor.description else []
+        return list(cursor.fetchall()) if cursor.pgresult and cursor.pgresult.ntuples else []

@@ -41,7 +41,7 @@ class PersonFacts:
     surname_key: str
     home_postcode: str
     suspended: bool
-    # Dedupe key: account_suspended, of the person's alerts of the last ALERT_HINT_DAYS.
+    # Dedupe key: account_suspended, of the person's alerts of the last eight days.
     raised_alerts: Mapping[str, bool] = field(default_factory=dict)
 
 
@@ -116,13 +116,16 @@ _FAMILY_KEYS_SQL = {
 # raised (most findings, on a busy day: the day's out-of-region alert, say) costs no query.
 # Only a hint: an alert missing here (older, or raised by a lookup still in flight) is raised
 # through get_or_create, which finds it if it exists.
+# Eight days: longer than any alert's dedupe window (the quota week). The database's clock, not
+# a parameter, so that PostgreSQL keeps one generic plan for the prepared statement.
 _ALERTS_SQL = {
     "postgresql": "(SELECT json_agg(json_build_array(a.dedupe_key, a.account_suspended)) "
-    "FROM access_alert a WHERE a.subject_user_id = u.id AND a.raised_at >= %s)",
+    "FROM access_alert a WHERE a.subject_user_id = u.id "
+    "AND a.raised_at >= now() - interval '8 days')",
     "sqlite": "(SELECT json_group_array(json_array(a.dedupe_key, a.account_suspended)) "
-    "FROM access_alert a WHERE a.subject_user_id = u.id AND a.raised_at >= %s)",
+    "FROM access_alert a WHERE a.subject_user_id = u.id "
+    "AND a.raised_at >= datetime('now', '-8 days'))",
 }
-ALERT_HINT_DAYS = 8  # longer than any alert's dedupe window (the quota week)
 # The child, or a carer, at the person's recorded home address (first line too, if recorded).
 _AT_HOME_SQL = (
     "(EXISTS (SELECT 1 FROM index_address x WHERE x.child_id = c.id AND x.postcode = p.postcode "
@@ -165,8 +168,7 @@ def read_facts(
         membership, values = one_of(types)
         sensitive = _SENSITIVE_SQL.format(types=membership)
         params += [*values, timezone.localdate()]
-    alerts_since = timezone.now() - dt.timedelta(days=ALERT_HINT_DAYS)
-    params += [alerts_since if postgresql else _naive_utc(alerts_since), viewer.user_id]
+    params.append(viewer.user_id)
     membership, values = one_of(ids)
     children = f"c.contactpoint_id {membership}"
     params += values
