@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -139,6 +139,33 @@ def alert_keys(*, rule: MonitoringRule, user_id: int, dedupe: str) -> tuple[str,
     return key, f"{key}:la"[:160]
 
 
+def _insert_unless_raised(alert: Alert) -> bool:
+    """Insert the alert unless one with its dedupe key exists; True if this call raised it.
+
+    INSERT ... ON CONFLICT DO NOTHING RETURNING: one round trip and no savepoint, where
+    get_or_create took four (SELECT, SAVEPOINT, INSERT, RELEASE) inside every lookup that
+    raised an alert. A parallel lookup raising the same alert waits for it, then inserts nothing.
+    """
+    fields = [f for f in Alert._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    values = [f.get_db_prep_save(f.pre_save(alert, add=True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(Alert._meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608 (model's own names)
+            "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+            values,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    alert.pk = int(row[0])
+    alert._state.adding = False
+    alert._state.db = connection.alias
+    return True
+
+
 def _raise(
     *,
     key: str,
@@ -147,12 +174,12 @@ def _raise(
     fields: dict[str, Any],
     ip_address: str | None,
 ) -> Alert | None:
-    alert, created = Alert.objects.get_or_create(
-        dedupe_key=key, defaults={**fields, "organisation": organisation, "audience": audience}
-    )
-    if not created:
-        if fields["account_suspended"] and not alert.account_suspended:
-            Alert.objects.filter(pk=alert.pk).update(account_suspended=True)
+    alert = Alert(dedupe_key=key, organisation=organisation, audience=audience, **fields)
+    if not _insert_unless_raised(alert):
+        if fields["account_suspended"]:
+            Alert.objects.filter(dedupe_key=key, account_suspended=False).update(
+                account_suspended=True
+            )
         return None
     record_event(
         action=ProtectiveAction.ALERT_RAISED,
