@@ -114,8 +114,8 @@ _FAMILY_KEYS_SQL = {
 }
 # The person's recent alerts, [[dedupe key, account suspended], ...], so that a finding already
 # raised (most findings, on a busy day: the day's out-of-region alert, say) costs no query.
-# Only a hint: an alert missing here (older, or raised by a lookup still in flight) is raised
-# through get_or_create, which finds it if it exists.
+# Only a hint: an alert missing here (older, or raised by a lookup still in flight) goes to
+# alerts._insert_unless_raised, whose INSERT ... ON CONFLICT DO NOTHING finds it if it exists.
 # Eight days: longer than any alert's dedupe window (the quota week). The database's clock, not
 # a parameter, so that PostgreSQL keeps one generic plan for the prepared statement.
 _ALERTS_SQL = {
@@ -241,14 +241,13 @@ def _aware(value: Any) -> dt.datetime:
     return moment if timezone.is_aware(moment) else timezone.make_aware(moment, dt.UTC)
 
 
-def _naive_utc(moment: dt.datetime) -> dt.datetime:
-    """SQLite stores datetimes as naive UTC text."""
-    return moment.astimezone(dt.UTC).replace(tzinfo=None)
-
-
 def read_history(user_id: int, *, since: dt.datetime) -> list[PastLookup]:
     """The person's searches and views since a time, newest first, from the audit log."""
-    value = since if connection.vendor == "postgresql" else _naive_utc(since)
+    value = (
+        since
+        if connection.vendor == "postgresql"
+        else since.astimezone(dt.UTC).replace(tzinfo=None)
+    )
     with connection.cursor() as cursor:
         cursor.execute(_HISTORY_SQL, [user_id, value, *LOOKUP_ACTIONS, HISTORY_LIMIT])
         rows = cursor.fetchall()
