@@ -43,6 +43,8 @@ class PersonFacts:
     suspended: bool
     # Dedupe key: account_suspended, of the person's alerts of the last eight days.
     raised_alerts: Mapping[str, bool] = field(default_factory=dict)
+    # The daily baseline last saved (computed on, daily mean): monitoring.daily_baseline's cache.
+    saved_baseline: tuple[dt.date, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -76,12 +78,14 @@ class PastLookup:
 # Regions come from the local authorities' reference table, held in memory (region_of): one
 # join fewer to plan on every lookup.
 _FACTS_SQL = (
-    "SELECT p.usable, p.last_name, p.postcode, p.alerts, "
+    "SELECT p.usable, p.last_name, p.postcode, p.alerts, p.baseline_on, p.daily_mean, "
     "c.id, c.contactpoint_id, c.date_of_birth, c.is_shielded, c.responsible_la_id, "
     "{sensitive}, {family_keys}, {own_address} "
     "FROM (SELECT (u.suspended_at IS NULL AND u.is_active) AS usable, u.last_name, "
-    "h.postcode, COALESCE(h.line_1, '') AS line_1, {alerts} AS alerts FROM access_user u "
-    "LEFT JOIN access_homeaddress h ON h.user_id = u.id WHERE u.id = %s) p "
+    "h.postcode, COALESCE(h.line_1, '') AS line_1, {alerts} AS alerts, "
+    "b.computed_on AS baseline_on, b.daily_mean FROM access_user u "
+    "LEFT JOIN access_homeaddress h ON h.user_id = u.id "
+    "LEFT JOIN access_activitybaseline b ON b.user_id = u.id WHERE u.id = %s) p "
     "LEFT JOIN index_child c ON {children}"
 )
 _regions: dict[int, str] = {}
@@ -182,7 +186,7 @@ def read_facts(
     rows = _fetch(sql, params)
     if not rows:
         return None, ()
-    usable, last_name, postcode, raised = rows[0][:4]
+    usable, last_name, postcode, raised, baseline_on, daily_mean = rows[0][:6]
     raised = json.loads(raised) if isinstance(raised, str | bytes) else raised
     person = PersonFacts(
         user_id=int(viewer.user_id),
@@ -196,8 +200,9 @@ def read_facts(
         home_postcode=postcode or "",
         suspended=not usable,
         raised_alerts={str(key): bool(suspended) for key, suspended in raised or ()},
+        saved_baseline=None if baseline_on is None else (_date(baseline_on), float(daily_mean)),
     )
-    found = tuple(_child_facts(person, row[4:]) for row in rows if row[4] is not None)
+    found = tuple(_child_facts(person, row[6:]) for row in rows if row[6] is not None)
     return person, found
 
 
@@ -207,7 +212,7 @@ def _child_facts(person: PersonFacts, row: Sequence[Any]) -> ChildFacts:
     return ChildFacts(
         pk=int(pk),
         contactpoint_id=str(contactpoint_id),
-        date_of_birth=born if isinstance(born, dt.date) else dt.date.fromisoformat(str(born)),
+        date_of_birth=_date(born),
         is_shielded=bool(shielded),
         responsible_la_id=int(la_id),
         region=region_of(int(la_id)),
@@ -215,6 +220,11 @@ def _child_facts(person: PersonFacts, row: Sequence[Any]) -> ChildFacts:
         own_surname=bool(person.surname_key) and person.surname_key in keys,
         own_address=bool(at_home),
     )
+
+
+def _date(value: Any) -> dt.date:
+    """A date column's value (SQLite returns text)."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 def _fetch(sql: str, params: Sequence[Any]) -> list[Any]:
