@@ -6,10 +6,11 @@ import hashlib
 import json
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from contactpoint.audit.models import AuditChainHead, AuditEvent
+from contactpoint import prepared_sql
+from contactpoint.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 
 
 class AuditUnavailable(RuntimeError):
@@ -53,6 +54,38 @@ def _locked_chain_head() -> AuditChainHead:
     return head
 
 
+# --- PostgreSQL: the append in one round trip when this process wrote the last event ----------
+#
+# Every search and record view writes an event, so the three ORM round trips of the portable
+# path (lock the head, insert, move the head) were most of the audit write's cost. On
+# PostgreSQL the event is written by one statement that locks the head (UPDATE takes the row
+# lock FOR UPDATE would), moves it only if it still is where this process last left it, and
+# inserts the event hashed against that head. Otherwise the same statement returns the head
+# it locked (unchanged) and a second one writes the event against it: two round trips, still
+# under the lock. The hash is computed in Python by compute_hash, exactly as verify does.
+
+_APPEND_IF_HEAD_SQL = (
+    "WITH head AS (UPDATE audit_auditchainhead SET "
+    "sequence = CASE WHEN sequence = %s AND hash = %s THEN %s ELSE sequence END, "
+    "hash = CASE WHEN sequence = %s AND hash = %s THEN %s ELSE hash END "
+    "WHERE id = 1 RETURNING sequence, hash), "
+    "event AS (INSERT INTO audit_auditevent (sequence, occurred_at, action, outcome, actor_id, "
+    "actor_username, organisation_code, purpose, subject_contactpoint_id, ip_address, detail, "
+    "previous_hash, hash) SELECT %s, %s, %s, %s, %s::bigint, %s, %s, %s, %s, %s::inet, %s::jsonb, %s, %s "
+    "FROM head WHERE head.sequence = %s AND head.hash = %s RETURNING id) "
+    "SELECT head.sequence, head.hash, (SELECT id FROM event) FROM head"
+)
+_APPEND_SQL = (
+    "WITH moved AS (UPDATE audit_auditchainhead SET sequence = %s, hash = %s WHERE id = 1) "
+    "INSERT INTO audit_auditevent (sequence, occurred_at, action, outcome, actor_id, "
+    "actor_username, organisation_code, purpose, subject_contactpoint_id, ip_address, detail, "
+    "previous_hash, hash) VALUES (%s, %s, %s, %s, %s::bigint, %s, %s, %s, %s, %s::inet, %s::jsonb, %s, %s) "
+    "RETURNING id"
+)
+# Per database, where this process last moved the head: only ever a guess (see above).
+_last_head: dict[str, tuple[int, str]] = {}
+
+
 def record_event(
     *,
     action: str,
@@ -73,9 +106,7 @@ def record_event(
     # No savepoint: inside the caller's transaction a failure here must fail the whole act
     # anyway, and savepoints would cost two more round trips on every search and view.
     with transaction.atomic(savepoint=False):
-        head = _locked_chain_head()
         event = AuditEvent(
-            sequence=head.sequence + 1,
             occurred_at=timezone.now(),
             action=action,
             outcome=outcome,
@@ -86,9 +117,62 @@ def record_event(
             subject_contactpoint_id=subject_contactpoint_id,
             ip_address=ip_address,
             detail=json.loads(json.dumps(detail or {}, default=str)),
-            previous_hash=head.hash,
         )
-        event.hash = compute_hash(event)
+        if connection.vendor == "postgresql" and _append_on_postgresql(event):
+            return event
+        head = _locked_chain_head()
+        _chain(event, head.sequence, head.hash)
         event.save(force_insert=True)
         AuditChainHead.objects.filter(id=1).update(sequence=event.sequence, hash=event.hash)
     return event
+
+
+def _chain(event: AuditEvent, previous_sequence: int, previous_hash: str) -> None:
+    """Place the event after the given head and seal it with its hash."""
+    event.sequence = previous_sequence + 1
+    event.previous_hash = previous_hash
+    event.hash = compute_hash(event)
+
+
+def _event_values(event: AuditEvent) -> list[Any]:
+    return [
+        event.sequence,
+        event.occurred_at,
+        event.action,
+        event.outcome,
+        event.actor_id,
+        event.actor_username,
+        event.organisation_code,
+        event.purpose,
+        event.subject_contactpoint_id,
+        event.ip_address,
+        json.dumps(event.detail),
+        event.previous_hash,
+        event.hash,
+    ]
+
+
+def _append_on_postgresql(event: AuditEvent) -> bool:
+    """Append the event with the head locked (see _APPEND_IF_HEAD_SQL); False if no head row."""
+    settings = connection.settings_dict
+    database = f"{connection.alias}:{settings['HOST']}:{settings['PORT']}:{settings['NAME']}"
+    guess = _last_head.get(database, (0, GENESIS_HASH))
+    _chain(event, *guess)
+    new = (event.sequence, event.hash)
+    rows = prepared_sql.fetch_all(
+        _APPEND_IF_HEAD_SQL, [*guess, new[0], *guess, new[1], *_event_values(event), *new]
+    )
+    if not rows:
+        return False  # no chain head row: the portable path creates it
+    sequence, head_hash, event_id = rows[0]
+    if event_id is None:  # another process wrote since: the head is locked now, append to it
+        _chain(event, int(sequence), str(head_hash))
+        rows = prepared_sql.fetch_all(
+            _APPEND_SQL, [event.sequence, event.hash, *_event_values(event)]
+        )
+        event_id = rows[0][0]
+    event.pk = int(event_id)
+    event._state.adding = False
+    event._state.db = connection.alias
+    _last_head[database] = (event.sequence, event.hash)
+    return True

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -78,8 +78,13 @@ def raise_for_finding(
     child_la_id: int | None = None,
     account_suspended: bool = False,
     ip_address: str | None = None,
+    raised_before: Mapping[str, bool] | None = None,
 ) -> list[Alert]:
-    """Raise the alerts one finding calls for; returns those newly raised (repeats are quiet)."""
+    """Raise the alerts one finding calls for; returns those newly raised (repeats are quiet).
+
+    `raised_before` (PersonFacts.raised_alerts: dedupe key to account_suspended) lets a
+    repeat be skipped without a query.
+    """
     ids = list(dict.fromkeys(contactpoint_ids))[:DETAIL_ID_LIMIT]
     common: dict[str, Any] = {
         "rule": rule.name,
@@ -92,22 +97,32 @@ def raise_for_finding(
         "contactpoint_id": ids[0] if len(ids) == 1 else "",
         "account_suspended": account_suspended,
     }
-    key = f"{rule.name}:{person.user_id}:{dedupe}"[:160]
+    key, team_key = alert_keys(rule=rule, user_id=person.user_id, dedupe=dedupe)
+    known = raised_before or {}
+
+    def repeat(key: str) -> bool:
+        """Already raised, with nothing to add (a suspension not yet marked must be)."""
+        return key in known and (known[key] or not account_suspended)
+
     raised = []
-    alert = _raise(
-        key=key,
-        organisation=security_organisation_for(person.organisation_id),
-        audience=AlertAudience.SECURITY_OFFICER,
-        fields=common,
-        ip_address=ip_address,
+    alert = (
+        None
+        if repeat(key)
+        else _raise(
+            key=key,
+            organisation=security_organisation_for(person.organisation_id),
+            audience=AlertAudience.SECURITY_OFFICER,
+            fields=common,
+            ip_address=ip_address,
+        )
     )
     if alert is not None:
         raised.append(alert)
-    if rule.notify_child_la and child_la_id is not None:
+    if rule.notify_child_la and child_la_id is not None and not repeat(team_key):
         team = la_team_organisation(child_la_id)
         if team is not None:
             alert = _raise(
-                key=f"{key}:la"[:160],
+                key=team_key,
                 organisation=team,
                 audience=AlertAudience.LA_CONTACTPOINT_TEAM,
                 fields=common,
@@ -118,6 +133,39 @@ def raise_for_finding(
     return raised
 
 
+def alert_keys(*, rule: MonitoringRule, user_id: int, dedupe: str) -> tuple[str, str]:
+    """The dedupe keys of a finding's alerts: the security officer's, and the child's LA team's."""
+    key = f"{rule.name}:{user_id}:{dedupe}"[:160]
+    return key, f"{key}:la"[:160]
+
+
+def _insert_unless_raised(alert: Alert) -> bool:
+    """Insert the alert unless one with its dedupe key exists; True if this call raised it.
+
+    INSERT ... ON CONFLICT DO NOTHING RETURNING: one round trip and no savepoint, where
+    get_or_create took four (SELECT, SAVEPOINT, INSERT, RELEASE) inside every lookup that
+    raised an alert. A parallel lookup raising the same alert waits for it, then inserts nothing.
+    """
+    fields = [f for f in Alert._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    values = [f.get_db_prep_save(f.pre_save(alert, add=True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(Alert._meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608 (model's own names)
+            "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+            values,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    alert.pk = int(row[0])
+    alert._state.adding = False
+    alert._state.db = connection.alias
+    return True
+
+
 def _raise(
     *,
     key: str,
@@ -126,12 +174,12 @@ def _raise(
     fields: dict[str, Any],
     ip_address: str | None,
 ) -> Alert | None:
-    alert, created = Alert.objects.get_or_create(
-        dedupe_key=key, defaults={**fields, "organisation": organisation, "audience": audience}
-    )
-    if not created:
-        if fields["account_suspended"] and not alert.account_suspended:
-            Alert.objects.filter(pk=alert.pk).update(account_suspended=True)
+    alert = Alert(dedupe_key=key, organisation=organisation, audience=audience, **fields)
+    if not _insert_unless_raised(alert):
+        if fields["account_suspended"]:
+            Alert.objects.filter(dedupe_key=key, account_suspended=False).update(
+                account_suspended=True
+            )
         return None
     record_event(
         action=ProtectiveAction.ALERT_RAISED,

@@ -197,6 +197,7 @@ def _volume_above_baseline(rule: MonitoringRule, lookup: Lookup) -> list[Finding
         today=timezone.localtime(lookup.at).date(),
         history_days=int(p["history_days"]),
         default_daily_mean=float(p["default_daily_mean"]),
+        saved=lookup.person.saved_baseline,
     )
     threshold = max(float(p["minimum_lookups"]), float(p["factor"]) * mean)
     if today < threshold:
@@ -571,16 +572,25 @@ def _canonical_postcode(raw: str) -> str:
 
 
 def daily_baseline(
-    user_id: int, *, today: dt.date, history_days: int, default_daily_mean: float
+    user_id: int,
+    *,
+    today: dt.date,
+    history_days: int,
+    default_daily_mean: float,
+    saved: tuple[dt.date, float] | None = None,
 ) -> float:
     """The person's mean lookups on the days they worked, over recent weeks (cached per day).
 
     New people, and people with under a week of history, get the default: a baseline of a
-    few quiet days would make an ordinary busy day look "far above".
+    few quiet days would make an ordinary busy day look "far above". `saved` is the cached
+    (computed on, daily mean) already read with the person's facts, which saves a query on
+    every lookup of a busy day.
     """
-    saved = ActivityBaseline.objects.filter(user_id=user_id, computed_on=today).first()
-    if saved is not None:
-        return saved.daily_mean
+    if saved is not None and saved[0] == today:
+        return saved[1]
+    cached = ActivityBaseline.objects.filter(user_id=user_id, computed_on=today).first()
+    if cached is not None:
+        return cached.daily_mean
     start = timezone.make_aware(
         dt.datetime.combine(today - dt.timedelta(days=history_days), dt.time.min)
     )
@@ -707,6 +717,7 @@ def _act_on(
             child_la_id=finding.child.responsible_la_id if finding.child else None,
             account_suspended=suspended and finding.rule.suspends,
             ip_address=ip_address,
+            raised_before=lookup.person.raised_alerts,
         )
     fired = tuple(dict.fromkeys(f.rule.name for f in findings))
     if stopping:
