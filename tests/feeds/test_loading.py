@@ -170,6 +170,29 @@ def test_a_duplicate_across_batches_is_caught_too(education: SourceSystem, tmp_p
     assert load.rows_rejected == 1 and "line 5" in outcomes(load)[-1][2]
 
 
+def test_validating_in_other_processes_loads_exactly_what_one_process_would(
+    education: SourceSystem, tmp_path: Path
+) -> None:
+    rows = [
+        amelia(source_record_id="OK-1"),
+        amelia(source_record_id="BAD-1", postcode="ZZ9 9ZZ"),
+        amelia(source_record_id="OK-2", **BEN),
+        amelia(source_record_id="OK-1"),
+        amelia(source_record_id="BAD-2", date_of_birth=years_ago(19)),
+    ]
+    path = write_csv(tmp_path / "f.csv", rows)
+    load = load_file(source=education, path=path, batch_size=2, workers=3).load
+    assert load.status == LoadStatus.COMPLETED
+    assert outcomes(load) == [
+        (2, "new", ""),
+        (3, "rejected", "postcode: ZZ9 9ZZ cannot exist (there is no postcode area ZZ)"),
+        (4, "new", ""),
+        (5, "rejected", "duplicate source_record_id: already in this file at line 2"),
+        (6, "rejected", f"date_of_birth: {years_ago(19)} is of someone aged 18 or over"),
+    ]
+    assert Child.objects.count() == 2
+
+
 def test_case_information_in_the_header_rejects_the_file_and_stores_nothing(
     education: SourceSystem, tmp_path: Path
 ) -> None:
