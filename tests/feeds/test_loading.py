@@ -119,6 +119,23 @@ def test_a_second_source_reporting_the_same_child_links_with_a_weight_and_an_exp
     assert child.names.filter(kind=NameKind.ALIAS, family_name="O'Neill").exists()
 
 
+def test_linking_a_report_rewrites_only_the_rows_it_changes(
+    education: SourceSystem, health: SourceSystem, tmp_path: Path
+) -> None:
+    load_file(source=education, path=write_csv(tmp_path / "e.csv", [amelia()]))
+    enrolment = SchoolEnrolment.objects.get()
+    health_row = amelia(source_record_id="NHS-77", family_name="O'Neil", school_urn="")
+    load = load_file(source=health, path=write_csv(tmp_path / "h.csv", [health_row])).load
+    assert load.rows.get().outcome == "linked"
+    # Only education reports the school: its row is kept as it was, not deleted and re-added.
+    assert SchoolEnrolment.objects.get().pk == enrolment.pk
+    names = set(ChildName.objects.values_list("kind", "family_name", "source_system"))
+    assert names == {
+        (NameKind.CURRENT, "O'Neil", health.code),
+        (NameKind.ALIAS, "O'Neill", education.code),
+    }
+
+
 def test_loading_the_same_file_twice_changes_nothing(
     education: SourceSystem, tmp_path: Path
 ) -> None:
