@@ -193,6 +193,7 @@ def parse_raw_row(raw: reading.RawRow, context: RowContext) -> ParsedRow | RowRe
         )
 
 
+_ParsedBatch = tuple[list[ParsedRow | RowResult], dict[int, str]]
 _parser_context: RowContext | None = None  # set in each parsing process by its initializer
 
 
@@ -201,10 +202,22 @@ def _init_parser(context: RowContext) -> None:
     _parser_context = context
 
 
-def _parse_batch(raws: list[reading.RawRow]) -> list[ParsedRow | RowResult]:
-    """Runs in a parsing process: validation touches no database, so it can run ahead."""
+def _parse_batch(
+    raws: list[reading.RawRow],
+) -> tuple[list[ParsedRow | RowResult], dict[int, str]]:
+    """Runs in a parsing process: validation touches no database, so it can run ahead.
+
+    Each record's report is also encoded here (by line), as SourceRecord.report will store it,
+    to spare the loading process that work too.
+    """
     assert _parser_context is not None
-    return [parse_raw_row(raw, _parser_context) for raw in raws]
+    parsed = [parse_raw_row(raw, _parser_context) for raw in raws]
+    encoded = {
+        item.line: json.dumps(record_to_json(item.record), separators=(",", ":"))
+        for item in parsed
+        if isinstance(item, ParsedRow) and item.record is not None
+    }
+    return parsed, encoded
 
 
 class FeedLoader:
@@ -229,6 +242,7 @@ class FeedLoader:
         self.model = model or current_model()
         self.batch_size = batch_size
         self.workers = max(1, workers)
+        self._encoded_reports: dict[int, str] = {}  # this batch's reports as JSON, by line
         self.context = row_context(source, load)
         self.feed_sources = list(SourceSystem.objects.values_list("code", flat=True))
         self.precedence: FieldPrecedence = current_precedence()
@@ -242,7 +256,8 @@ class FeedLoader:
         self, rows: Iterable[reading.RawRow], progress: ProgressCallback | None = None
     ) -> FeedLoad:
         """Process every row after `lines_done`, batch by batch, then mark the load completed."""
-        for batches, (raws, parsed) in enumerate(self._parsed_batches(rows), start=1):
+        for batches, (raws, parsed, encoded) in enumerate(self._parsed_batches(rows), start=1):
+            self._encoded_reports = encoded
             self._process(raws, parsed)
             self._refresh_statistics(batches)
             if progress:
@@ -263,11 +278,12 @@ class FeedLoader:
 
     def _parsed_batches(
         self, rows: Iterable[reading.RawRow]
-    ) -> Iterator[tuple[list[reading.RawRow], list[ParsedRow | RowResult]]]:
-        """Batches in file order, each with its rows validated (in other processes if asked)."""
+    ) -> Iterator[tuple[list[reading.RawRow], list[ParsedRow | RowResult], dict[int, str]]]:
+        """Batches in file order, each with its rows validated (in other processes if asked),
+        and, from other processes, its reports already encoded as JSON (by line)."""
         if self.workers == 1:
             for raws in self._raw_batches(rows):
-                yield raws, [parse_raw_row(raw, self.context) for raw in raws]
+                yield raws, [parse_raw_row(raw, self.context) for raw in raws], {}
             return
         # Fork: the parsers inherit the loaded code and never touch the database connection.
         with ProcessPoolExecutor(
@@ -277,16 +293,15 @@ class FeedLoader:
             initargs=(self.context,),
         ) as pool:
             # A bounded window of batches in flight keeps memory flat on a 2 GB file.
-            window: deque[tuple[list[reading.RawRow], Future[list[ParsedRow | RowResult]]]]
-            window = deque()
+            window: deque[tuple[list[reading.RawRow], Future[_ParsedBatch]]] = deque()
             for raws in self._raw_batches(rows):
                 window.append((raws, pool.submit(_parse_batch, raws)))
                 if len(window) > self.workers:
                     done, future = window.popleft()
-                    yield done, future.result()
+                    yield done, *future.result()
             while window:
                 done, future = window.popleft()
-                yield done, future.result()
+                yield done, *future.result()
 
     def _refresh_statistics(self, batches: int) -> None:
         """ANALYZE the tables a load grows, after batches 1, 4, 16, 64...
@@ -477,7 +492,7 @@ class FeedLoader:
         assert row.record is not None
         flagged_before = bool(existing.report.get("is_shielded"))
         existing.content_hash = row.content_hash
-        existing.report = record_to_json(row.record)
+        existing.report = self._report_of(row)
         work.reports[id(existing)] = row.record
         existing.nhs_hash = row.nhs_hash
         existing.received_at = self.load.received_at
@@ -648,12 +663,19 @@ class FeedLoader:
         assert row.record is not None
         record = previous or SourceRecord(source=self.source, source_record_id=row.source_record_id)
         record.content_hash = row.content_hash
-        record.report = record_to_json(row.record)
+        record.report = self._report_of(row)
+        record.extra_report_text = self._encoded_reports.get(row.line)  # type: ignore[attr-defined]
         work.reports[id(record)] = row.record
         record.nhs_hash = row.nhs_hash
         record.received_at = self.load.received_at
         record.last_load = self.load
         return record
+
+    def _report_of(self, row: ParsedRow) -> dict[str, Any]:
+        """The row's report as stored: decoded from the parsing process's JSON if it sent it."""
+        assert row.record is not None
+        encoded = self._encoded_reports.get(row.line)
+        return json.loads(encoded) if encoded else record_to_json(row.record)
 
     def _stage(self, record: SourceRecord, work: _BatchWork) -> None:
         # By identity: model equality compares primary keys, and new records have none yet.
@@ -933,7 +955,8 @@ def _source_record_row(record: SourceRecord) -> dict[str, Any]:
         "child_id": record.child_id,
         "state": record.state,
         "content_hash": record.content_hash,
-        "report": json.dumps(record.report, separators=(",", ":")),
+        "report": getattr(record, "extra_report_text", None)
+        or json.dumps(record.report, separators=(",", ":")),
         "nhs_hash": record.nhs_hash,
         "match_weight": record.match_weight,
         "match_explanation": json.dumps(record.match_explanation, separators=(",", ":")),
