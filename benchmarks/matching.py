@@ -1,12 +1,12 @@
 """Benchmark feeds and matching: accuracy against ground truth, review share, load throughput.
 
-    .venv/bin/python benchmarks/matching.py [--children 100000] [--workers 2] [--concurrent] [--dedupe]
+    .venv/bin/python benchmarks/matching.py [--children 100000] [--workers 1] [--concurrent] [--dedupe]
 
 Into a fresh PostgreSQL database (default contactpoint_bench_matching), it migrates, writes the
 dirty synthetic feeds of `--children` children (three sources, about 2.7 records a child, with
 ground truth), registers the sources, and loads each file with `contactpoint feeds load` in a
-process of its own (`--workers` processes per load, default 2: validation runs beside matching
-and writing), timing it and sampling its peak memory (and the server's). `--concurrent`
+process of its own (`--workers N` passes N to each load: validation then runs in N-1 other
+processes beside matching and writing), timing it and sampling its peak memory (and the server's). `--concurrent`
 loads the three sources at once, as independent sources would deliver them.
 
 Then it scores the links against the ground truth, pairwise (every pair of source records that
@@ -245,7 +245,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--concurrent", action="store_true", help="load the three sources at once")
-    parser.add_argument("--workers", type=int, default=2, help="processes per load (default 2)")
+    parser.add_argument("--workers", type=int, default=1, help="processes per load (default 1)")
     parser.add_argument(
         "--dedupe", action="store_true", help="also batch-dedupe with Splink/DuckDB"
     )

@@ -73,7 +73,8 @@ class Command(BaseCommand):
             type=int,
             default=1,
             help="processes to use (default 1); with 2 or more, rows are validated in the "
-            "others while this one matches and writes, so use up to the number of cores",
+            "others while this one matches and writes. Handing rows over costs CPU too: it "
+            "pays only when a core is otherwise idle",
         )
         load.add_argument("--quiet", action="store_true", help="no progress bar")
 
