@@ -1,11 +1,12 @@
 """Benchmark feeds and matching: accuracy against ground truth, review share, load throughput.
 
-    .venv/bin/python benchmarks/matching.py [--children 100000] [--concurrent] [--dedupe]
+    .venv/bin/python benchmarks/matching.py [--children 100000] [--workers 1] [--concurrent] [--dedupe]
 
 Into a fresh PostgreSQL database (default contactpoint_bench_matching), it migrates, writes the
 dirty synthetic feeds of `--children` children (three sources, about 2.7 records a child, with
 ground truth), registers the sources, and loads each file with `contactpoint feeds load` in a
-process of its own, timing it and sampling its peak memory (and the server's). `--concurrent`
+process of its own (`--workers N` passes N to each load: validation then runs in N-1 other
+processes beside matching and writing), timing it and sampling its peak memory (and the server's). `--concurrent`
 loads the three sources at once, as independent sources would deliver them.
 
 Then it scores the links against the ground truth, pairwise (every pair of source records that
@@ -67,6 +68,17 @@ def postgres_rss() -> int:
     return total
 
 
+def tree_rss(handle: psutil.Process) -> int:
+    """Resident memory of a loader and its validating processes (shared pages counted twice)."""
+    total = handle.memory_info().rss
+    for child in handle.children(recursive=True):
+        try:
+            total += child.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
 def watch(processes: list[subprocess.Popen[str]]) -> tuple[float, dict[int, int], int]:
     """Wait for the processes; return seconds, each one's peak RSS, and the server's peak."""
     started = time.monotonic()
@@ -76,7 +88,7 @@ def watch(processes: list[subprocess.Popen[str]]) -> tuple[float, dict[int, int]
     while any(p.poll() is None for p in processes):
         for pid, handle in handles.items():
             try:
-                peaks[pid] = max(peaks[pid], handle.memory_info().rss)
+                peaks[pid] = max(peaks[pid], tree_rss(handle))
             except psutil.Error:
                 continue
         server_peak = max(server_peak, postgres_rss())
@@ -88,9 +100,21 @@ def watch(processes: list[subprocess.Popen[str]]) -> tuple[float, dict[int, int]
     return seconds, peaks, server_peak
 
 
-def start_load(env: dict[str, str], directory: Path, code: str) -> subprocess.Popen[str]:
+def start_load(
+    env: dict[str, str], directory: Path, code: str, workers: int
+) -> subprocess.Popen[str]:
     return subprocess.Popen(  # noqa: S603
-        [COMMAND, "feeds", "load", str(directory / f"{code}.csv"), "--source", code, "--quiet"],
+        [
+            COMMAND,
+            "feeds",
+            "load",
+            str(directory / f"{code}.csv"),
+            "--source",
+            code,
+            "--quiet",
+            "--workers",
+            str(workers),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -221,6 +245,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--concurrent", action="store_true", help="load the three sources at once")
+    parser.add_argument("--workers", type=int, default=1, help="processes per load (default 1)")
     parser.add_argument(
         "--dedupe", action="store_true", help="also batch-dedupe with Splink/DuckDB"
     )
@@ -257,7 +282,7 @@ def main() -> None:
 
     loads: list[dict[str, Any]] = []
     if args.concurrent:
-        processes = [start_load(env, directory, code) for code in SOURCES]
+        processes = [start_load(env, directory, code, args.workers) for code in SOURCES]
         seconds, peaks, server_peak = watch(processes)
         loads.append(
             {
@@ -273,7 +298,7 @@ def main() -> None:
     else:
         load_seconds = 0.0
         for code in SOURCES:
-            process = start_load(env, directory, code)
+            process = start_load(env, directory, code, args.workers)
             seconds, peaks, server_peak = watch([process])
             load_seconds += seconds
             loads.append(
@@ -304,6 +329,7 @@ def main() -> None:
         "children": args.children,
         "records": total,
         "concurrent": args.concurrent,
+        "workers": args.workers,
         "loads": loads,
         "records_per_second": round(total / load_seconds),
         "accuracy": accuracy,

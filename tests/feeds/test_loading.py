@@ -119,6 +119,23 @@ def test_a_second_source_reporting_the_same_child_links_with_a_weight_and_an_exp
     assert child.names.filter(kind=NameKind.ALIAS, family_name="O'Neill").exists()
 
 
+def test_linking_a_report_rewrites_only_the_rows_it_changes(
+    education: SourceSystem, health: SourceSystem, tmp_path: Path
+) -> None:
+    load_file(source=education, path=write_csv(tmp_path / "e.csv", [amelia()]))
+    enrolment = SchoolEnrolment.objects.get()
+    health_row = amelia(source_record_id="NHS-77", family_name="O'Neil", school_urn="")
+    load = load_file(source=health, path=write_csv(tmp_path / "h.csv", [health_row])).load
+    assert load.rows.get().outcome == "linked"
+    # Only education reports the school: its row is kept as it was, not deleted and re-added.
+    assert SchoolEnrolment.objects.get().pk == enrolment.pk
+    names = set(ChildName.objects.values_list("kind", "family_name", "source_system"))
+    assert names == {
+        (NameKind.CURRENT, "O'Neil", health.code),
+        (NameKind.ALIAS, "O'Neill", education.code),
+    }
+
+
 def test_loading_the_same_file_twice_changes_nothing(
     education: SourceSystem, tmp_path: Path
 ) -> None:
@@ -168,6 +185,29 @@ def test_a_duplicate_across_batches_is_caught_too(education: SourceSystem, tmp_p
     path = write_csv(tmp_path / "f.csv", rows)
     load = load_file(source=education, path=path, batch_size=2).load
     assert load.rows_rejected == 1 and "line 5" in outcomes(load)[-1][2]
+
+
+def test_validating_in_other_processes_loads_exactly_what_one_process_would(
+    education: SourceSystem, tmp_path: Path
+) -> None:
+    rows = [
+        amelia(source_record_id="OK-1"),
+        amelia(source_record_id="BAD-1", postcode="ZZ9 9ZZ"),
+        amelia(source_record_id="OK-2", **BEN),
+        amelia(source_record_id="OK-1"),
+        amelia(source_record_id="BAD-2", date_of_birth=years_ago(19)),
+    ]
+    path = write_csv(tmp_path / "f.csv", rows)
+    load = load_file(source=education, path=path, batch_size=2, workers=3).load
+    assert load.status == LoadStatus.COMPLETED
+    assert outcomes(load) == [
+        (2, "new", ""),
+        (3, "rejected", "postcode: ZZ9 9ZZ cannot exist (there is no postcode area ZZ)"),
+        (4, "new", ""),
+        (5, "rejected", "duplicate source_record_id: already in this file at line 2"),
+        (6, "rejected", f"date_of_birth: {years_ago(19)} is of someone aged 18 or over"),
+    ]
+    assert Child.objects.count() == 2
 
 
 def test_case_information_in_the_header_rejects_the_file_and_stores_nothing(

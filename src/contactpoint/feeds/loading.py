@@ -19,7 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -178,8 +181,52 @@ class _BatchWork:
     flag_raised: set[int] = field(default_factory=set)
 
 
+def parse_raw_row(raw: reading.RawRow, context: RowContext) -> ParsedRow | RowResult:
+    """Validate one row as read: a parsed row, or its rejection (no database access)."""
+    if raw.error:
+        return RowResult(raw.line, raw.source_record_id, RowOutcome.REJECTED, raw.error)
+    try:
+        return parse_row(raw.line, raw.values, context)
+    except RowRejected as rejected:
+        return RowResult(
+            raw.line, raw.source_record_id, RowOutcome.REJECTED, "; ".join(rejected.reasons)
+        )
+
+
+_ParsedBatch = tuple[list[ParsedRow | RowResult], dict[int, str]]
+_parser_context: RowContext | None = None  # set in each parsing process by its initializer
+
+
+def _init_parser(context: RowContext) -> None:
+    global _parser_context
+    _parser_context = context
+
+
+def _parse_batch(
+    raws: list[reading.RawRow],
+) -> tuple[list[ParsedRow | RowResult], dict[int, str]]:
+    """Runs in a parsing process: validation touches no database, so it can run ahead.
+
+    Each record's report is also encoded here (by line), as SourceRecord.report will store it,
+    to spare the loading process that work too.
+    """
+    assert _parser_context is not None
+    parsed = [parse_raw_row(raw, _parser_context) for raw in raws]
+    encoded = {
+        item.line: json.dumps(record_to_json(item.record), separators=(",", ":"))
+        for item in parsed
+        if isinstance(item, ParsedRow) and item.record is not None
+    }
+    return parsed, encoded
+
+
 class FeedLoader:
-    """Loads rows for one source into the index. One instance per load."""
+    """Loads rows for one source into the index. One instance per load.
+
+    With `workers` > 1, rows are validated in `workers - 1` other processes, batches ahead of
+    the one being matched: validation needs no database, while matching and merging stay in
+    this one process and transaction per batch, so resuming and idempotence are unchanged.
+    """
 
     def __init__(
         self,
@@ -188,11 +235,14 @@ class FeedLoader:
         load: FeedLoad,
         model: MatchModel | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        workers: int = 1,
     ) -> None:
         self.source = source
         self.load = load
         self.model = model or current_model()
         self.batch_size = batch_size
+        self.workers = max(1, workers)
+        self._encoded_reports: dict[int, str] = {}  # this batch's reports as JSON, by line
         self.context = row_context(source, load)
         self.feed_sources = list(SourceSystem.objects.values_list("code", flat=True))
         self.precedence: FieldPrecedence = current_precedence()
@@ -206,24 +256,52 @@ class FeedLoader:
         self, rows: Iterable[reading.RawRow], progress: ProgressCallback | None = None
     ) -> FeedLoad:
         """Process every row after `lines_done`, batch by batch, then mark the load completed."""
+        for batches, (raws, parsed, encoded) in enumerate(self._parsed_batches(rows), start=1):
+            self._encoded_reports = encoded
+            self._process(raws, parsed)
+            self._refresh_statistics(batches)
+            if progress:
+                progress(raws[-1].line, 0)
+        return self._finish()
+
+    def _raw_batches(self, rows: Iterable[reading.RawRow]) -> Iterator[list[reading.RawRow]]:
         batch: list[reading.RawRow] = []
-        batches = 0
         for raw in rows:
             if raw.line <= self.load.lines_done:
                 continue  # done before an interruption
             batch.append(raw)
             if len(batch) >= self.batch_size:
-                self._process(batch)
-                batches += 1
-                self._refresh_statistics(batches)
-                if progress:
-                    progress(batch[-1].line, 0)
+                yield batch
                 batch = []
         if batch:
-            self._process(batch)
-            if progress:
-                progress(batch[-1].line, 0)
-        return self._finish()
+            yield batch
+
+    def _parsed_batches(
+        self, rows: Iterable[reading.RawRow]
+    ) -> Iterator[tuple[list[reading.RawRow], list[ParsedRow | RowResult], dict[int, str]]]:
+        """Batches in file order, each with its rows validated (in other processes if asked),
+        and, from other processes, its reports already encoded as JSON (by line)."""
+        if self.workers == 1:
+            for raws in self._raw_batches(rows):
+                yield raws, [parse_raw_row(raw, self.context) for raw in raws], {}
+            return
+        # Fork: the parsers inherit the loaded code and never touch the database connection.
+        with ProcessPoolExecutor(
+            max_workers=self.workers - 1,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_init_parser,
+            initargs=(self.context,),
+        ) as pool:
+            # A bounded window of batches in flight keeps memory flat on a 2 GB file.
+            window: deque[tuple[list[reading.RawRow], Future[_ParsedBatch]]] = deque()
+            for raws in self._raw_batches(rows):
+                window.append((raws, pool.submit(_parse_batch, raws)))
+                if len(window) > self.workers:
+                    done, future = window.popleft()
+                    yield done, *future.result()
+            while window:
+                done, future = window.popleft()
+                yield done, *future.result()
 
     def _refresh_statistics(self, batches: int) -> None:
         """ANALYZE the tables a load grows, after batches 1, 4, 16, 64...
@@ -283,8 +361,7 @@ class FeedLoader:
 
     # --- one batch -----------------------------------------------------------------------------
 
-    def _process(self, raws: list[reading.RawRow]) -> None:
-        parsed: list[ParsedRow | RowResult] = [self._parse(raw) for raw in raws]
+    def _process(self, raws: list[reading.RawRow], parsed: list[ParsedRow | RowResult]) -> None:
         try:
             with transaction.atomic():
                 self._apply(parsed, last_line=raws[-1].line)
@@ -306,16 +383,6 @@ class FeedLoader:
                     )
                     with transaction.atomic():
                         self._apply([failed], last_line=raw.line)
-
-    def _parse(self, raw: reading.RawRow) -> ParsedRow | RowResult:
-        if raw.error:
-            return RowResult(raw.line, raw.source_record_id, RowOutcome.REJECTED, raw.error)
-        try:
-            return parse_row(raw.line, raw.values, self.context)
-        except RowRejected as rejected:
-            return RowResult(
-                raw.line, raw.source_record_id, RowOutcome.REJECTED, "; ".join(rejected.reasons)
-            )
 
     def _apply(self, items: Sequence[ParsedRow | RowResult], *, last_line: int) -> None:
         """Decide and write one batch; the caller holds the transaction."""
@@ -425,7 +492,7 @@ class FeedLoader:
         assert row.record is not None
         flagged_before = bool(existing.report.get("is_shielded"))
         existing.content_hash = row.content_hash
-        existing.report = record_to_json(row.record)
+        existing.report = self._report_of(row)
         work.reports[id(existing)] = row.record
         existing.nhs_hash = row.nhs_hash
         existing.received_at = self.load.received_at
@@ -596,12 +663,19 @@ class FeedLoader:
         assert row.record is not None
         record = previous or SourceRecord(source=self.source, source_record_id=row.source_record_id)
         record.content_hash = row.content_hash
-        record.report = record_to_json(row.record)
+        record.report = self._report_of(row)
+        record.extra_report_text = self._encoded_reports.get(row.line)  # type: ignore[attr-defined]
         work.reports[id(record)] = row.record
         record.nhs_hash = row.nhs_hash
         record.received_at = self.load.received_at
         record.last_load = self.load
         return record
+
+    def _report_of(self, row: ParsedRow) -> dict[str, Any]:
+        """The row's report as stored: decoded from the parsing process's JSON if it sent it."""
+        assert row.record is not None
+        encoded = self._encoded_reports.get(row.line)
+        return json.loads(encoded) if encoded else record_to_json(row.record)
 
     def _stage(self, record: SourceRecord, work: _BatchWork) -> None:
         # By identity: model equality compares primary keys, and new records have none yet.
@@ -881,7 +955,8 @@ def _source_record_row(record: SourceRecord) -> dict[str, Any]:
         "child_id": record.child_id,
         "state": record.state,
         "content_hash": record.content_hash,
-        "report": json.dumps(record.report, separators=(",", ":")),
+        "report": getattr(record, "extra_report_text", None)
+        or json.dumps(record.report, separators=(",", ":")),
         "nhs_hash": record.nhs_hash,
         "match_weight": record.match_weight,
         "match_explanation": json.dumps(record.match_explanation, separators=(",", ":")),
@@ -954,6 +1029,7 @@ def load_stream(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: ProgressCallback | None = None,
     model: MatchModel | None = None,
+    workers: int = 1,
 ) -> LoadResult:
     """Load a seekable binary stream (a file, or an API upload) and return the finished load."""
     sha256, size = file_digest(handle)
@@ -966,7 +1042,9 @@ def load_stream(
         channel=channel,
         started_by_id=started_by_id,
     )
-    loader = FeedLoader(source=source, load=load, model=model, batch_size=batch_size)
+    loader = FeedLoader(
+        source=source, load=load, model=model, batch_size=batch_size, workers=workers
+    )
 
     def report_position(line: int, _: int) -> None:
         if progress is not None:
@@ -985,6 +1063,7 @@ def load_file(
     progress: ProgressCallback | None = None,
     started_by_id: int | None = None,
     model: MatchModel | None = None,
+    workers: int = 1,
 ) -> LoadResult:
     """`contactpoint feeds load`: load a file from disk, resuming an interrupted run of it."""
     with path.open("rb") as handle:
@@ -997,6 +1076,7 @@ def load_file(
             progress=progress,
             started_by_id=started_by_id,
             model=model,
+            workers=workers,
         )
 
 

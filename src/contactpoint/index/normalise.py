@@ -64,6 +64,8 @@ def is_postcode_district(raw: str) -> bool:
 
 def fold_accents(text: str) -> str:
     """'Zoë Chloé' -> 'Zoe Chloe': strip combining marks after NFKD decomposition."""
+    if text.isascii():
+        return text  # nothing to fold, and most names in a feed are plain ASCII
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 

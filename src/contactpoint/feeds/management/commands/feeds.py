@@ -68,6 +68,14 @@ class Command(BaseCommand):
         load.add_argument(
             "--batch-size", type=int, default=500, help="rows per transaction (default 500)"
         )
+        load.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="processes to use (default 1); with 2 or more, rows are validated in the "
+            "others while this one matches and writes. Handing rows over costs CPU too: it "
+            "pays only when a core is otherwise idle",
+        )
         load.add_argument("--quiet", action="store_true", help="no progress bar")
 
         report = sub.add_parser(
@@ -148,6 +156,7 @@ class Command(BaseCommand):
                     feed_format=FeedFormat(options["format"]) if options["format"] else None,
                     batch_size=max(1, options["batch_size"]),
                     progress=progress,
+                    workers=max(1, options["workers"]),
                 )
             except LoadRefused as error:
                 raise CommandError(str(error)) from error
