@@ -300,6 +300,29 @@ def test_the_2009_failure_the_same_report_naming_another_carer_is_not_a_new_unsh
     assert not Child.objects.filter(is_shielded=False).exists()
 
 
+def test_a_child_a_flag_shields_in_one_batch_is_guarded_in_the_next_batch_of_the_load(
+    education: SourceSystem, health: SourceSystem, tmp_path: Path
+) -> None:
+    _load(education, tmp_path, "1.csv", row())
+    child = Child.objects.get()
+    # Batch 1 links the health record and its flag shields the child; batch 2 is the same
+    # child in hiding from another source record (new surname, address, carer, one digit).
+    father = {"carer_1_given_names": "Dave", "carer_1_family_name": "Hughes"}
+    rows = [
+        row(source_record_id="NHS-1", sensitive_record="yes"),
+        row(source_record_id="NHS-9", **MOVED, **father),
+    ]
+    load = load_file(source=health, path=write_csv(tmp_path / "2.csv", rows), batch_size=1).load
+
+    child.refresh_from_db()
+    assert child.is_shielded
+    assert list(load.rows.order_by("line").values_list("outcome", flat=True)) == [
+        "linked",
+        "review",
+    ]
+    assert Child.objects.count() == 1
+
+
 def test_a_resembling_record_made_a_new_child_by_a_person_is_shielded_and_queued(
     officer: User,
     dq_officer: User,

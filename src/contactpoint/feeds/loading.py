@@ -782,9 +782,13 @@ class FeedLoader:
                 )
 
         MergedChildWriter(feed_sources=self.feed_sources, reference=self.reference).write(writes)
-        self._shield_from_flags(sorted(child_id_of(key) or 0 for key in work.flag_raised))
+        flagged = sorted(child_id_of(key) or 0 for key in work.flag_raised)
+        self._shield_from_flags(flagged)
         for key, match in work.new_shielded:
             self.shield_net.add(real[key][0], match)
+        # Existing children a flag has just shielded join the net now, not at its next refresh:
+        # the next batch's decisions must not depend on how fast this one ran.
+        self.shield_net.add_children([c for c in flagged if c not in self.shield_net])
         for record in work.new_records:
             record.child_id = child_id_of(getattr(record, "extra_child_key", None))
         # Records sent to review need their ids (review items point at them); the rest are

@@ -76,17 +76,27 @@ class ShieldNet:
         self._by_given.clear()
         self._by_family.clear()
         self._dob.clear()
+        self._read("WHERE c.is_shielded", [])
+        self._loaded_at = time.monotonic()
+
+    def add_children(self, child_ids: list[int]) -> None:
+        """Children just shielded in this process's transaction, read from the database."""
+        if child_ids:
+            placeholders = ", ".join(["%s"] * len(child_ids))
+            self._read(f"WHERE c.is_shielded AND c.id IN ({placeholders})", child_ids)
+
+    def _read(self, where: str, params: list[int]) -> None:
         child_table, name_table = Child._meta.db_table, ChildName._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT c.id, c.date_of_birth, n.given_name_key, n.family_name_key, "  # noqa: S608
                 f"n.family_name_phonetic FROM {child_table} c "
-                f"JOIN {name_table} n ON n.child_id = c.id WHERE c.is_shielded"
+                f"JOIN {name_table} n ON n.child_id = c.id {where}",
+                params,
             )
             for child_id, dob, given, family, family_phonetic in cursor.fetchall():
                 born = dob if isinstance(dob, dt.date) else dt.date.fromisoformat(str(dob))
                 self._add(child_id, born, (given,), (family, family_phonetic))
-        self._loaded_at = time.monotonic()
 
     def add(self, child_id: int, record: MatchRecord) -> None:
         """A child this load has just shielded (before the next refresh would see it)."""
@@ -133,3 +143,6 @@ class ShieldNet:
 
     def __len__(self) -> int:
         return len(self._dob)
+
+    def __contains__(self, child_id: object) -> bool:
+        return child_id in self._dob
