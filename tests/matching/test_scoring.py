@@ -16,6 +16,7 @@ from contactpoint.matching.features import (
     PersonName,
     PlaceKey,
     address_key,
+    familiar_forms,
     nickname_roots_of,
 )
 from contactpoint.matching.model import current_model, load_model, probability_of
@@ -104,6 +105,34 @@ def test_nicknames_meet_through_their_formal_names() -> None:
     assert nickname_roots_of("CHARLIE") >= {"CHARLES", "CHARLOTTE"}
     assert nickname_roots_of("MUHAMMAD") == nickname_roots_of("MOHAMED")
     assert nickname_roots_of("XANTHIPPE") == {"XANTHIPPE"}
+
+
+@pytest.mark.parametrize(
+    ("familiar", "formal"),
+    [
+        ("Issy", "Isobel Leah"),
+        ("Izzy", "Isabel"),
+        ("Bella", "Arabella Fatima"),
+        ("Gina", "Georgina"),
+        ("Ned", "Edward"),
+        ("Mo", "Muhammad Zain"),
+        ("Al", "Alexander Louis"),
+        ("Alf", "Alfred"),
+    ],
+)
+def test_common_short_forms_are_familiar_forms_of_their_formal_name(
+    familiar: str, formal: str
+) -> None:
+    assert (
+        name_level_of(PersonName.of(familiar, "Sharp"), PersonName.of(formal, "Sharp"))
+        == "family_exact_given_familiar"
+    )
+
+
+def test_familiar_forms_reach_every_name_sharing_a_formal_root() -> None:
+    assert {"ISOBEL", "ISABELLA", "IZZY"} <= familiar_forms("ISSY")
+    assert {"CHARLES", "CHARLOTTE"} <= familiar_forms("CHARLIE")
+    assert familiar_forms("ZEBEDIAH") == frozenset({"ZEBEDIAH"})
 
 
 def test_address_keys_ignore_punctuation_and_common_abbreviations() -> None:
