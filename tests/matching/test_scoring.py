@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 
 import pytest
 from hypothesis import given
@@ -19,7 +20,12 @@ from contactpoint.matching.features import (
     familiar_forms,
     nickname_roots_of,
 )
-from contactpoint.matching.model import current_model, load_model, probability_of
+from contactpoint.matching.model import (
+    MatchModel,
+    current_model,
+    load_model,
+    probability_of,
+)
 
 BORN = dt.date(2018, 3, 4)
 
@@ -165,7 +171,17 @@ def test_the_committed_model_file_names_its_version_and_thresholds() -> None:
     model = load_model()
     assert model.version and model.thresholds.link > model.thresholds.review
     assert model.thresholds.shield_floor < model.thresholds.review
+    assert model.thresholds.rival_weight >= model.thresholds.link
     assert model.trained.get("method")
+
+
+def test_the_rival_threshold_survives_the_model_file() -> None:
+    model = current_model()
+    again = MatchModel.from_json(json.loads(json.dumps(model.to_json())))
+    assert again.thresholds == model.thresholds
+    legacy = model.to_json()
+    del legacy["thresholds"]["rival"]
+    assert MatchModel.from_json(legacy).thresholds.rival_weight == model.thresholds.link
 
 
 @given(st.floats(min_value=-80, max_value=80))
@@ -218,6 +234,23 @@ def test_two_children_matching_strongly_go_to_review() -> None:
         scored(record(), (candidate(1), "dob_given"), (candidate(2), "dob_given")),
     )
     assert decision.outcome is Outcome.REVIEW and "duplicate" in decision.reason
+
+
+def _with_rival_at(rival: float | None) -> MatchModel:
+    limits = current_model().thresholds
+    return dataclasses.replace(current_model(), thresholds=dataclasses.replace(limits, rival=rival))
+
+
+def test_a_second_child_matching_only_weakly_beside_a_certain_one_is_no_rival() -> None:
+    # Same name and home, born a day apart: above the link threshold, but far from certain.
+    cousin = candidate(2, born=BORN + dt.timedelta(days=1))
+    found = scored(record(), (candidate(1), "dob_given"), (cousin, "names_phonetic"))
+    weak = found[1].score.weight
+    assert current_model().thresholds.link <= weak
+
+    assert decide(_with_rival_at(None), found).outcome is Outcome.REVIEW
+    decision = decide(_with_rival_at(weak + 1), found)
+    assert decision.outcome is Outcome.LINK and decision.child_id == 1
 
 
 def test_a_candidate_already_holding_a_record_from_the_same_source_is_a_sibling() -> None:

@@ -11,7 +11,8 @@ between them it goes to a data-quality officer. Three rules refine that, each fo
   surname, address, school, GP and often a different carer on the form; each of those counts
   against the match, and in 2009 that was how an unshielded duplicate came to be.
 - **Two strong candidates** are two children who both look like this one: the index may
-  already hold a duplicate, so a person decides.
+  already hold a duplicate, so a person decides. "Strong" is the model's rival threshold, which
+  may sit above the link threshold: a weak second match beside a certain one is no duplicate.
 - **One record per child per source**: a source does not hold two records of one child (or it
   is a duplicate for a person to resolve), so a candidate that already has a record from the
   incoming record's source is a sibling unless the names agree exactly.
@@ -151,7 +152,8 @@ def decide(model: MatchModel, scored: list[ScoredCandidate], *, source: str = ""
         rivals = [
             s
             for s in named[1:]
-            if s.child_id != best.child_id
+            if s.score.weight >= limits.rival_weight
+            and s.child_id != best.child_id
             and (best.score.level("name") != "exact" or s.score.level("name") == "exact")
         ]
         if rivals:
