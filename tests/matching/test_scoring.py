@@ -10,7 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contactpoint.matching.comparisons import COMPARISONS, comparison_vector, name_level_of
+from contactpoint.matching.comparisons import (
+    COMPARISONS,
+    comparison_vector,
+    mistyped_familiar,
+    name_level_of,
+)
 from contactpoint.matching.decisions import Outcome, ScoredCandidate, decide, score_candidates
 from contactpoint.matching.features import (
     MatchRecord,
@@ -251,6 +256,68 @@ def test_a_second_child_matching_only_weakly_beside_a_certain_one_is_no_rival() 
     assert decide(_with_rival_at(None), found).outcome is Outcome.REVIEW
     decision = decide(_with_rival_at(weak + 1), found)
     assert decision.outcome is Outcome.LINK and decision.child_id == 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "formal", "expected"),
+    [
+        ("Alc", "Alfred", True),  # Alf mistyped
+        ("Cnarlie", "Charlotte", True),  # Charlie mistyped
+        ("Xanedr", "Alexander", True),  # Xander mistyped
+        ("Bea", "Veatrice", True),  # the formal name mistyped
+        ("Grace", "Amelia", False),
+        ("Ed", "Em", False),  # two letters: one edit reaches too many names
+    ],
+)
+def test_a_mistyped_familiar_form_is_recognised(typed: str, formal: str, expected: bool) -> None:
+    assert (
+        mistyped_familiar(PersonName.of(typed, "King"), PersonName.of(formal, "King")) is expected
+    )
+
+
+def test_a_mistyped_nickname_is_the_child_not_a_twin() -> None:
+    incoming = record(given="Cnarlie")
+    child = candidate(1, given="Charlotte Rose")
+    found = scored(incoming, (child, "dob_family_phonetic"))
+    assert found[0].score.level("name") == "family_agrees_given_differs"
+
+    decision = decide(current_model(), found)
+
+    assert decision.outcome is Outcome.LINK and decision.child_id == 1
+
+
+def test_a_twin_of_the_other_gender_with_a_similar_name_is_not_linked() -> None:
+    # Charlie (a boy's Charles) mistyped, beside his twin sister Charlotte.
+    incoming = record(given="Cnarlie", gender="male")
+    twin = candidate(1, given="Charlotte Rose")
+    decision = decide(current_model(), scored(incoming, (twin, "dob_family_phonetic")))
+    assert decision.outcome is not Outcome.LINK
+
+
+def test_names_swapped_with_a_new_surname_go_to_review() -> None:
+    # Noah Stapleby reported as "Hartdale Noah": swapped, with his stepfather's surname.
+    incoming = record(given="Hartdale", family="Noah")
+    child = candidate(1, given="Noah James", family="Stapleby")
+    found = scored(incoming, (child, "dob_postcode"))
+    assert found[0].score.level("name") == "else"
+    assert found[0].score.weight >= current_model().thresholds.link
+
+    decision = decide(current_model(), found)
+
+    assert decision.outcome is Outcome.REVIEW and "garbled" in decision.reason
+
+
+def test_names_swapped_with_a_new_surname_and_another_nhs_number_are_another_child() -> None:
+    incoming = record(given="Hartdale", family="Noah", nhs_hashes=frozenset({"a" * 64}))
+    child = candidate(1, given="Noah", family="Stapleby", nhs_hashes=frozenset({"b" * 64}))
+    decision = decide(current_model(), scored(incoming, (child, "dob_postcode")))
+    assert decision.outcome is Outcome.NEW
+
+
+def test_a_same_day_sibling_with_another_surname_and_name_is_a_new_child() -> None:
+    sibling = candidate(1, given="Oscar", family="Nakamura")
+    decision = decide(current_model(), scored(record(), (sibling, "dob_postcode")))
+    assert decision.outcome is Outcome.NEW
 
 
 def test_a_candidate_already_holding_a_record_from_the_same_source_is_a_sibling() -> None:

@@ -19,7 +19,10 @@ between them it goes to a data-quality officer. Three rules refine that, each fo
 - **Twins**: siblings born the same day agree on everything a household shares; only the
   given name (and an NHS number, when sent) tells them apart. A match whose names agree only on
   the family name is never linked automatically unless the NHS numbers agree, and a match whose
-  NHS numbers differ goes to review however well the rest agrees.
+  NHS numbers differ goes to review however well the rest agrees. Names that differ only as
+  sources garble one name are not a twin's: a given name a typing error from a familiar form of
+  the other (Alc for Alf, Cnarlie for Charlie) counts as agreeing, and a given name reported as
+  the family name (swapped, with a new surname) sends the record to review.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from contactpoint.matching.comparisons import ELSE, names_mixed_up
 from contactpoint.matching.features import MatchRecord
 from contactpoint.matching.model import MatchModel, MatchScore
 
@@ -61,6 +65,18 @@ class ScoredCandidate:
     candidate: MatchRecord
     score: MatchScore
     rule: str  # the blocking rule that found it
+    # The names differ only as a source mistypes or rearranges them (see names_mixed_up): the
+    # level says "given differs" or "else", but no twin is called by a typo of the child's name.
+    names_mixed_up: bool = False
+
+    @property
+    def names_agree(self) -> bool:
+        """Whether the names say this is the child rather than a twin or sibling."""
+        level = self.score.level("name")
+        if level not in TWIN_NAME_LEVELS:
+            return True
+        # A garbled name of the other gender is more likely a twin brother's or sister's.
+        return level != ELSE and self.names_mixed_up and self.score.level("gender") != ELSE
 
     @property
     def child_id(self) -> int:
@@ -88,7 +104,11 @@ def score_candidates(
     model: MatchModel, incoming: MatchRecord, candidates: Iterable[tuple[MatchRecord, str]]
 ) -> list[ScoredCandidate]:
     """Every candidate scored, best first."""
-    scored = [ScoredCandidate(c, model.score(incoming, c), rule) for c, rule in candidates]
+    scored = []
+    for candidate, rule in candidates:
+        score = model.score(incoming, candidate)
+        mixed_up = score.level("name") in TWIN_NAME_LEVELS and names_mixed_up(incoming, candidate)
+        scored.append(ScoredCandidate(candidate, score, rule, names_mixed_up=mixed_up))
     scored.sort(key=lambda s: s.score.weight, reverse=True)
     return scored
 
@@ -137,11 +157,7 @@ def decide(model: MatchModel, scored: list[ScoredCandidate], *, source: str = ""
     shielded = [s for s in relevant if s.candidate.is_shielded]
     # A twin can outweigh the child itself (it may have more fields on record), so among the
     # candidates above the link threshold, those whose names agree come first.
-    named = [
-        s
-        for s in relevant
-        if s.score.weight >= limits.link and s.score.level("name") not in TWIN_NAME_LEVELS
-    ]
+    named = [s for s in relevant if s.score.weight >= limits.link and s.names_agree]
     if named:
         best = named[0]
 
@@ -164,14 +180,20 @@ def decide(model: MatchModel, scored: list[ScoredCandidate], *, source: str = ""
                 shown or (best,),
                 possible_duplicate=(best, rivals[0]),
             )
-        if (
-            best.score.level("name") in TWIN_NAME_LEVELS
-            and best.score.level("nhs_number") != "exact"
-        ):
+        if not best.names_agree and best.score.level("nhs_number") != "exact":
             if shielded:
                 return MatchDecision(
                     Outcome.REVIEW,
                     "only the family name agrees (a twin?) and a shielded child is involved",
+                    best,
+                    shown or (best,),
+                )
+            if best.names_mixed_up and best.score.level("nhs_number") != ELSE:
+                # Twins share a family name; here neither name agrees, but one is the other
+                # garbled (swapped with a new surname, a mistyped nickname): a person decides.
+                return MatchDecision(
+                    Outcome.REVIEW,
+                    "everything agrees but the names, which look garbled: swapped or mistyped?",
                     best,
                     shown or (best,),
                 )
