@@ -320,6 +320,18 @@ def test_a_same_day_sibling_with_another_surname_and_name_is_a_new_child() -> No
     assert decision.outcome is Outcome.NEW
 
 
+def test_a_sister_born_within_the_year_with_a_familiar_name_is_not_linked() -> None:
+    # Bella and her sister Isabella: one home, one mother, born ten months apart.
+    incoming = record(given="Bella Beatrice", family="Smith")
+    sister = candidate(1, given="Isabella", family="Smith", born=BORN - dt.timedelta(days=300))
+    found = scored(incoming, (sister, "dob_postcode"))
+    assert found[0].score.weight >= current_model().thresholds.link
+
+    decision = decide(current_model(), found)
+
+    assert decision.outcome is Outcome.REVIEW and "sibling" in decision.reason
+
+
 def test_a_candidate_already_holding_a_record_from_the_same_source_is_a_sibling() -> None:
     sibling = candidate(1, given="Millie")
     sibling.extra["sources"] = frozenset({"nw-benefit"})

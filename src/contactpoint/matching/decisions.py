@@ -23,6 +23,9 @@ between them it goes to a data-quality officer. Three rules refine that, each fo
   sources garble one name are not a twin's: a given name a typing error from a familiar form of
   the other (Alc for Alf, Cnarlie for Charlie) counts as agreeing, and a given name reported as
   the family name (swapped, with a new surname) sends the record to review.
+- **Siblings**: a household's children share its address and carers, whose weight can carry a
+  sister above the link threshold; a match born on a day no typing error explains links only
+  when the names agree exactly (or the NHS numbers do), and otherwise goes to review.
 """
 
 from __future__ import annotations
@@ -202,6 +205,20 @@ def decide(model: MatchModel, scored: list[ScoredCandidate], *, source: str = ""
                 "given names differ: a sibling born the same day, not the same child",
                 best,
                 shown,
+            )
+        if (
+            best.score.level("date_of_birth") not in DOB_TYPING_LEVELS
+            and best.score.level("name") != "exact"
+            and best.score.level("nhs_number") != "exact"
+        ):
+            # Siblings share the home and the carers, which outweigh everything else; born on
+            # days no typing error explains, with names only alike (Bella and Isabella), this
+            # is as likely a sister as the child.
+            return MatchDecision(
+                Outcome.REVIEW,
+                "born on another day and the names only alike: a sibling?",
+                best,
+                shown or (best,),
             )
         if holds_record_from(best.candidate, source):
             if best.score.level("name") == "exact" or shielded:
