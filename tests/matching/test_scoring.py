@@ -371,6 +371,22 @@ def test_a_shielded_stranger_found_only_by_the_sweep_does_not_count() -> None:
     assert decision.outcome is Outcome.NEW
 
 
+def test_a_shielded_stranger_found_by_a_familiar_given_name_does_not_count() -> None:
+    # Born the same day and called Millie (a form of Amelia), but a boy of another family.
+    stranger = candidate(
+        1,
+        given="Millie",
+        family="Nakamura",
+        postcode="BL1 4AB",
+        carers=(("YUKI", "NAKAMURA"),),
+        is_shielded=True,
+        gender="male",
+    )
+    found = scored(record(), (stranger, "dob_familiar"))
+    assert found[0].score.weight < current_model().thresholds.shield_floor
+    assert decide(current_model(), found).outcome is Outcome.NEW
+
+
 def _in_hiding(**changes: object) -> MatchRecord:
     """A shielded child as a refuge would change her: new surname, address, carer, one digit."""
     fields: dict[str, object] = {

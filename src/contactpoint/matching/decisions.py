@@ -42,6 +42,10 @@ TWIN_NAME_LEVELS = frozenset({"family_agrees_given_differs", "else"})
 # Candidates found only by the loose sweeps over shielded children (blocking.find_shielded,
 # shield.ShieldNet): they count only when they score above the shield floor.
 SHIELD_SWEEP_RULES = frozenset({"shielded_dob", "shielded_near"})
+# Blocking rules as loose as those sweeps (a birth date and any familiar form of the given
+# name: Charlie reaches every Charles and Charlotte born that day), held to the same floor so
+# that a shielded stranger they find does not send the record to review.
+LOOSE_RULES = SHIELD_SWEEP_RULES | {"dob_familiar"}
 # Name levels on which the given names agree (exactly, by a typing error or as a nickname).
 GIVEN_AGREES_LEVELS = frozenset(
     {
@@ -149,7 +153,7 @@ def decide(model: MatchModel, scored: list[ScoredCandidate], *, source: str = ""
     relevant = [
         s
         for s in scored
-        if s.rule not in SHIELD_SWEEP_RULES
+        if s.rule not in LOOSE_RULES
         or s.score.weight >= limits.shield_floor
         or keeps_identity(s.score)
     ]
