@@ -212,6 +212,115 @@ def evaluate(url: str, directory: Path) -> dict[str, Any]:
     }
 
 
+def _load_order(key: tuple[str, str], lines: dict[tuple[str, str], int]) -> tuple[int, int]:
+    return (SOURCES.index(key[0]), lines.get(key, 0))
+
+
+def _shown(record: Any) -> str:
+    """A record's names and date of birth, for a person reading the misses."""
+    names = "; ".join(f"{' '.join(n.given_words) or n.given} {n.family}" for n in record.names)
+    return f"{names} ({record.date_of_birth}, {record.gender or '?'})"
+
+
+def misses(directory: Path, path: Path) -> collections.Counter[str]:
+    """Write every missed true pair as a JSON line, and count them by cause.
+
+    For each pair, the record loaded later is explained against the child that holds the
+    earlier one (as the index stands after the load): the blocking rule that finds that child
+    now (or none), the comparison levels and weight, and the load's outcome and reason.
+    """
+    from contactpoint.feeds.batch import match_records
+    from contactpoint.feeds.models import LoadRow, SourceRecord
+    from contactpoint.matching.blocking import find_candidates, find_shielded, load_profiles
+    from contactpoint.matching.decisions import decide, score_candidates
+    from contactpoint.matching.model import current_model
+    from contactpoint.synthetic.feeds import read_ground_truth
+
+    model = current_model()
+    truth = read_ground_truth(directory / "ground_truth.csv")
+    features = dict(match_records([directory / f"{code}.csv" for code in SOURCES]))
+    state: dict[tuple[str, str], tuple[Any, str]] = {
+        (code, rid): (child_id, st)
+        for code, rid, child_id, st in SourceRecord.objects.values_list(
+            "source__code", "source_record_id", "child_id", "state"
+        ).iterator(chunk_size=20_000)
+    }
+    rows: dict[tuple[str, str], tuple[int, str, str]] = {
+        (code, rid): (line, outcome, reason)
+        for code, rid, line, outcome, reason in LoadRow.objects.values_list(
+            "load__source__code", "source_record_id", "line", "outcome", "reason"
+        ).iterator(chunk_size=20_000)
+    }
+    lines = {k: v[0] for k, v in rows.items()}
+    by_child: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)
+    for key, child in truth.items():
+        by_child[child].append(key)
+    counts: collections.Counter[str] = collections.Counter()
+    with path.open("w", encoding="utf-8") as out:
+        for child_key, keys in by_child.items():
+            keys.sort(key=lambda k: _load_order(k, lines))
+            for i, later in enumerate(keys):
+                for earlier in keys[:i]:
+                    e_child, _ = state.get(earlier, (None, "rejected"))
+                    l_child, l_state = state.get(later, (None, "rejected"))
+                    if e_child is not None and e_child == l_child:
+                        continue
+                    entry: dict[str, Any] = {
+                        "child_key": child_key,
+                        "earlier": ":".join(earlier),
+                        "later": ":".join(later),
+                        "later_state": l_state,
+                        "outcome": rows.get(later, (0, "", ""))[1:],
+                    }
+                    match = features.get(":".join(later))
+                    if e_child is None:
+                        cause = "earlier record not linked"
+                    elif l_state == "in_review":
+                        cause = "later record in review"
+                    elif match is None:
+                        cause = "later record rejected"
+                    else:
+                        found = find_candidates([match])[0]
+                        if e_child in find_shielded([match])[0]:
+                            found.setdefault(e_child, "shielded_dob")
+                        nhs = SourceRecord.objects.filter(
+                            child_id=e_child, state="linked"
+                        ).values_list("nhs_hash", "source__code")
+                        profile = load_profiles([e_child])[e_child]
+                        profile.nhs_hashes = frozenset(h for h, _ in nhs if h)
+                        profile.extra["sources"] = frozenset(c for _, c in nhs)
+                        if match.nhs_hashes & profile.nhs_hashes:
+                            found.setdefault(e_child, "nhs_number")
+                        rule = found.get(e_child, "")
+                        scored = score_candidates(model, match, [(profile, rule or "none")])
+                        score = scored[0].score
+                        alone = decide(model, scored, source=later[0])
+                        entry.update(
+                            names=[_shown(match), _shown(profile)],
+                            rule=rule,
+                            weight=round(score.weight, 2),
+                            levels={
+                                f["comparison"]: f"{f['level']} {f['weight']}"
+                                for f in score.as_dict()["fields"]
+                            },
+                            decision_alone=[alone.outcome.value, alone.reason],
+                        )
+                        if l_child is not None and rows.get(later, (0, ""))[1] == "linked":
+                            cause = "linked to another child"
+                        elif not rule:
+                            cause = "not found by blocking"
+                        elif score.weight < model.thresholds.review:
+                            cause = "scored below review"
+                        elif alone.outcome.value == "new":
+                            cause = f"rule: {alone.reason}"
+                        else:
+                            cause = f"other candidates: {rows.get(later, (0, '', ''))[2]}"
+                    entry["cause"] = cause
+                    counts[cause] += 1
+                    out.write(json.dumps(entry, default=str) + "\n")
+    return counts
+
+
 def dedupe(directory: Path) -> dict[str, Any]:
     """The initial-national-load path: cluster all files at once with Splink on DuckDB."""
     from contactpoint.feeds.batch import match_records
@@ -250,7 +359,26 @@ def main() -> None:
         "--dedupe", action="store_true", help="also batch-dedupe with Splink/DuckDB"
     )
     parser.add_argument("--feeds-dir", type=Path, help="reuse feeds written here (default var/)")
+    parser.add_argument(
+        "--misses",
+        type=Path,
+        help="write every missed true pair, explained, as JSON lines to this file",
+    )
+    parser.add_argument(
+        "--misses-only",
+        action="store_true",
+        help="skip generating and loading: explain the misses of the last load into the database",
+    )
     args = parser.parse_args()
+    if args.misses_only:
+        if not args.misses or not args.feeds_dir:
+            raise SystemExit("--misses-only needs --misses FILE and --feeds-dir")
+        os.environ["DATABASE_URL"] = args.database_url
+        a = evaluate(args.database_url, args.feeds_dir)["all_records"]
+        print(f"Precision {a['precision']:.5f}  recall {a['recall']:.5f}")
+        for cause, count in misses(args.feeds_dir, args.misses).most_common():
+            print(f"{count:6,}  {cause}")
+        return
 
     url = args.database_url
     recreate_database(url)
@@ -355,6 +483,9 @@ def main() -> None:
             f"{d['seconds_reading'] + d['seconds_splink']:.0f}s, precision {d['precision']:.5f}, "
             f"recall {d['recall']:.5f}"
         )
+    if args.misses:
+        for cause, count in misses(directory, args.misses).most_common():
+            print(f"{count:6,}  missed pairs: {cause}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"matching-{args.children}-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -136,6 +136,27 @@ def test_linking_a_report_rewrites_only_the_rows_it_changes(
     }
 
 
+def test_a_nickname_with_a_new_surname_finds_the_child_by_birth_date_and_familiar_name(
+    education: SourceSystem, health: SourceSystem, tmp_path: Path
+) -> None:
+    # Neither name nor its sound is shared, and no address is sent: only the familiar form
+    # of the given name (Millie for Amelia) and the date of birth bring the child to scoring.
+    load_file(source=education, path=write_csv(tmp_path / "e.csv", [amelia()]))
+    health_row = amelia(
+        source_record_id="NHS-78",
+        given_names="Millie",
+        family_name="Hughes",
+        address_line_1="",
+        town="",
+        postcode="",
+        school_urn="",
+        school_start_date="",
+    )
+    load = load_file(source=health, path=write_csv(tmp_path / "h.csv", [health_row])).load
+    assert load.rows.get().outcome == "linked"
+    assert Child.objects.count() == 1
+
+
 def test_loading_the_same_file_twice_changes_nothing(
     education: SourceSystem, tmp_path: Path
 ) -> None:

@@ -4,21 +4,33 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contactpoint.matching.comparisons import COMPARISONS, comparison_vector, name_level_of
+from contactpoint.matching.comparisons import (
+    COMPARISONS,
+    comparison_vector,
+    mistyped_familiar,
+    name_level_of,
+)
 from contactpoint.matching.decisions import Outcome, ScoredCandidate, decide, score_candidates
 from contactpoint.matching.features import (
     MatchRecord,
     PersonName,
     PlaceKey,
     address_key,
+    familiar_forms,
     nickname_roots_of,
 )
-from contactpoint.matching.model import current_model, load_model, probability_of
+from contactpoint.matching.model import (
+    MatchModel,
+    current_model,
+    load_model,
+    probability_of,
+)
 
 BORN = dt.date(2018, 3, 4)
 
@@ -106,6 +118,34 @@ def test_nicknames_meet_through_their_formal_names() -> None:
     assert nickname_roots_of("XANTHIPPE") == {"XANTHIPPE"}
 
 
+@pytest.mark.parametrize(
+    ("familiar", "formal"),
+    [
+        ("Issy", "Isobel Leah"),
+        ("Izzy", "Isabel"),
+        ("Bella", "Arabella Fatima"),
+        ("Gina", "Georgina"),
+        ("Ned", "Edward"),
+        ("Mo", "Muhammad Zain"),
+        ("Al", "Alexander Louis"),
+        ("Alf", "Alfred"),
+    ],
+)
+def test_common_short_forms_are_familiar_forms_of_their_formal_name(
+    familiar: str, formal: str
+) -> None:
+    assert (
+        name_level_of(PersonName.of(familiar, "Sharp"), PersonName.of(formal, "Sharp"))
+        == "family_exact_given_familiar"
+    )
+
+
+def test_familiar_forms_reach_every_name_sharing_a_formal_root() -> None:
+    assert {"ISOBEL", "ISABELLA", "IZZY"} <= familiar_forms("ISSY")
+    assert {"CHARLES", "CHARLOTTE"} <= familiar_forms("CHARLIE")
+    assert familiar_forms("ZEBEDIAH") == frozenset({"ZEBEDIAH"})
+
+
 def test_address_keys_ignore_punctuation_and_common_abbreviations() -> None:
     assert address_key("14, Victoria Road") == address_key("14 victoria rd") == "14 VICTORIA RD"
 
@@ -136,7 +176,17 @@ def test_the_committed_model_file_names_its_version_and_thresholds() -> None:
     model = load_model()
     assert model.version and model.thresholds.link > model.thresholds.review
     assert model.thresholds.shield_floor < model.thresholds.review
+    assert model.thresholds.rival_weight >= model.thresholds.link
     assert model.trained.get("method")
+
+
+def test_the_rival_threshold_survives_the_model_file() -> None:
+    model = current_model()
+    again = MatchModel.from_json(json.loads(json.dumps(model.to_json())))
+    assert again.thresholds == model.thresholds
+    legacy = model.to_json()
+    del legacy["thresholds"]["rival"]
+    assert MatchModel.from_json(legacy).thresholds.rival_weight == model.thresholds.link
 
 
 @given(st.floats(min_value=-80, max_value=80))
@@ -191,6 +241,97 @@ def test_two_children_matching_strongly_go_to_review() -> None:
     assert decision.outcome is Outcome.REVIEW and "duplicate" in decision.reason
 
 
+def _with_rival_at(rival: float | None) -> MatchModel:
+    limits = current_model().thresholds
+    return dataclasses.replace(current_model(), thresholds=dataclasses.replace(limits, rival=rival))
+
+
+def test_a_second_child_matching_only_weakly_beside_a_certain_one_is_no_rival() -> None:
+    # Same name and home, born a day apart: above the link threshold, but far from certain.
+    cousin = candidate(2, born=BORN + dt.timedelta(days=1))
+    found = scored(record(), (candidate(1), "dob_given"), (cousin, "names_phonetic"))
+    weak = found[1].score.weight
+    assert current_model().thresholds.link <= weak
+
+    assert decide(_with_rival_at(None), found).outcome is Outcome.REVIEW
+    decision = decide(_with_rival_at(weak + 1), found)
+    assert decision.outcome is Outcome.LINK and decision.child_id == 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "formal", "expected"),
+    [
+        ("Alc", "Alfred", True),  # Alf mistyped
+        ("Cnarlie", "Charlotte", True),  # Charlie mistyped
+        ("Xanedr", "Alexander", True),  # Xander mistyped
+        ("Bea", "Veatrice", True),  # the formal name mistyped
+        ("Grace", "Amelia", False),
+        ("Ed", "Em", False),  # two letters: one edit reaches too many names
+    ],
+)
+def test_a_mistyped_familiar_form_is_recognised(typed: str, formal: str, expected: bool) -> None:
+    assert (
+        mistyped_familiar(PersonName.of(typed, "King"), PersonName.of(formal, "King")) is expected
+    )
+
+
+def test_a_mistyped_nickname_is_the_child_not_a_twin() -> None:
+    incoming = record(given="Cnarlie")
+    child = candidate(1, given="Charlotte Rose")
+    found = scored(incoming, (child, "dob_family_phonetic"))
+    assert found[0].score.level("name") == "family_agrees_given_differs"
+
+    decision = decide(current_model(), found)
+
+    assert decision.outcome is Outcome.LINK and decision.child_id == 1
+
+
+def test_a_twin_of_the_other_gender_with_a_similar_name_is_not_linked() -> None:
+    # Charlie (a boy's Charles) mistyped, beside his twin sister Charlotte.
+    incoming = record(given="Cnarlie", gender="male")
+    twin = candidate(1, given="Charlotte Rose")
+    decision = decide(current_model(), scored(incoming, (twin, "dob_family_phonetic")))
+    assert decision.outcome is not Outcome.LINK
+
+
+def test_names_swapped_with_a_new_surname_go_to_review() -> None:
+    # Noah Stapleby reported as "Hartdale Noah": swapped, with his stepfather's surname.
+    incoming = record(given="Hartdale", family="Noah")
+    child = candidate(1, given="Noah James", family="Stapleby")
+    found = scored(incoming, (child, "dob_postcode"))
+    assert found[0].score.level("name") == "else"
+    assert found[0].score.weight >= current_model().thresholds.link
+
+    decision = decide(current_model(), found)
+
+    assert decision.outcome is Outcome.REVIEW and "garbled" in decision.reason
+
+
+def test_names_swapped_with_a_new_surname_and_another_nhs_number_are_another_child() -> None:
+    incoming = record(given="Hartdale", family="Noah", nhs_hashes=frozenset({"a" * 64}))
+    child = candidate(1, given="Noah", family="Stapleby", nhs_hashes=frozenset({"b" * 64}))
+    decision = decide(current_model(), scored(incoming, (child, "dob_postcode")))
+    assert decision.outcome is Outcome.NEW
+
+
+def test_a_same_day_sibling_with_another_surname_and_name_is_a_new_child() -> None:
+    sibling = candidate(1, given="Oscar", family="Nakamura")
+    decision = decide(current_model(), scored(record(), (sibling, "dob_postcode")))
+    assert decision.outcome is Outcome.NEW
+
+
+def test_a_sister_born_within_the_year_with_a_familiar_name_is_not_linked() -> None:
+    # Bella and her sister Isabella: one home, one mother, born ten months apart.
+    incoming = record(given="Bella Beatrice", family="Smith")
+    sister = candidate(1, given="Isabella", family="Smith", born=BORN - dt.timedelta(days=300))
+    found = scored(incoming, (sister, "dob_postcode"))
+    assert found[0].score.weight >= current_model().thresholds.link
+
+    decision = decide(current_model(), found)
+
+    assert decision.outcome is Outcome.REVIEW and "sibling" in decision.reason
+
+
 def test_a_candidate_already_holding_a_record_from_the_same_source_is_a_sibling() -> None:
     sibling = candidate(1, given="Millie")
     sibling.extra["sources"] = frozenset({"nw-benefit"})
@@ -228,6 +369,22 @@ def test_a_shielded_stranger_found_only_by_the_sweep_does_not_count() -> None:
     )
     decision = decide(current_model(), scored(record(), (stranger, "shielded_dob")))
     assert decision.outcome is Outcome.NEW
+
+
+def test_a_shielded_stranger_found_by_a_familiar_given_name_does_not_count() -> None:
+    # Born the same day and called Millie (a form of Amelia), but a boy of another family.
+    stranger = candidate(
+        1,
+        given="Millie",
+        family="Nakamura",
+        postcode="BL1 4AB",
+        carers=(("YUKI", "NAKAMURA"),),
+        is_shielded=True,
+        gender="male",
+    )
+    found = scored(record(), (stranger, "dob_familiar"))
+    assert found[0].score.weight < current_model().thresholds.shield_floor
+    assert decide(current_model(), found).outcome is Outcome.NEW
 
 
 def _in_hiding(**changes: object) -> MatchRecord:

@@ -40,6 +40,7 @@ from contactpoint.matching.features import (
     PersonName,
     PlaceKey,
     dob_text,
+    familiar_forms,
     known_gender,
     swapped_day_month,
 )
@@ -61,6 +62,11 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
         "Same date of birth (or day and month swapped) and a family name that sounds the same",
     ),
     BlockingRule("dob_given", "Same date of birth and the same first given name"),
+    BlockingRule(
+        "dob_familiar",
+        "Same date of birth and a first given name that is a familiar form of the other "
+        "(Issy and Isobel, Ned and Edward)",
+    ),
     BlockingRule(
         "dob_postcode", "The same postcode and a date of birth a typing error away (or the same)"
     ),
@@ -150,6 +156,9 @@ def find_candidates(records: Sequence[MatchRecord]) -> list[dict[int, str]]:
 
     by_family: dict[tuple[str, dt.date], list[int]] = {}
     by_given: dict[tuple[str, dt.date], list[int]] = {}
+    # A child reported by a nickname by one source and the formal name by another shares
+    # neither the given name nor, often, its sound; a surname change then leaves no key.
+    by_familiar: dict[tuple[str, dt.date], list[int]] = {}
     by_postcode: dict[str, list[int]] = {}
     by_phonetics: dict[tuple[str, str], list[int]] = {}
     for index, record in enumerate(records):
@@ -159,6 +168,8 @@ def find_candidates(records: Sequence[MatchRecord]) -> list[dict[int, str]]:
                 by_family.setdefault((name.family_phonetic, dob), []).append(index)
             if name.given:
                 by_given.setdefault((name.given, dob), []).append(index)
+                for form in familiar_forms(name.given) - {name.given}:
+                    by_familiar.setdefault((form, dob), []).append(index)
         for place in record.places[:1]:
             by_postcode.setdefault(place.postcode, []).append(index)
         if name.family_phonetic and name.given_phonetic:
@@ -181,10 +192,12 @@ def find_candidates(records: Sequence[MatchRecord]) -> list[dict[int, str]]:
         names_table,
         ("given_name_key", "date_of_birth"),
         ("child_id",),
-        set(by_given),
+        set(by_given) | set(by_familiar),
         ("text", "date"),
     ):
-        _add(by_given.get((given, _as_date(dob)), []), child_id, "dob_given")
+        born = _as_date(dob)
+        _add(by_given.get((given, born), []), child_id, "dob_given")
+        _add(by_familiar.get((given, born), []), child_id, "dob_familiar")
     address_table = f"{Address._meta.db_table} a JOIN {Child._meta.db_table} c ON c.id = a.child_id"
     for postcode, child_id, dob in _tuple_lookup(
         address_table,

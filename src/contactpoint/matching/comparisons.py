@@ -21,7 +21,13 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
 
-from contactpoint.matching.features import MatchRecord, PersonName, dob_text, swapped_day_month
+from contactpoint.matching.features import (
+    MatchRecord,
+    PersonName,
+    dob_text,
+    familiar_forms,
+    swapped_day_month,
+)
 
 NULL = "null"
 ELSE = "else"
@@ -109,6 +115,43 @@ def name_level_of(a: PersonName, b: PersonName) -> str:
     if family_same:
         return "family_agrees_given_differs"
     return ELSE
+
+
+def _mistypes_a_form_of(a: PersonName, b: PersonName) -> bool:
+    return any(
+        len(form) >= 3 and one_edit(form, b.given) for form in familiar_forms(a.given) - {a.given}
+    )
+
+
+def mistyped_familiar(a: PersonName, b: PersonName) -> bool:
+    """One given name is a typing error away from a familiar form of the other (Alc: Alf, a
+    form of Alfred; Cnarlie: Charlie, of Charlotte): the same name, not a twin's other name.
+
+    Both need three letters: one edit turns a two-letter name into too many others.
+    """
+    if len(a.given) < 3 or len(b.given) < 3:
+        return False
+    return _mistypes_a_form_of(a, b) or _mistypes_a_form_of(b, a)
+
+
+def given_crosswise(a: PersonName, b: PersonName) -> bool:
+    """One record's given name is in the other's family-name field (names swapped, and the
+    surname changed too): Hartdale Noah for Noah Stapleby."""
+
+    def close(x: str, y: str) -> bool:
+        return bool(x) and (x == y or (len(x) >= 3 and len(y) >= 3 and one_edit(x, y)))
+
+    return close(a.family, b.given) or close(a.given, b.family)
+
+
+def names_mixed_up(a: MatchRecord, b: MatchRecord) -> bool:
+    """Whether names that disagree at face value are one name as sources garble it: a mistyped
+    familiar form, or the given name reported as the family name."""
+    return any(
+        mistyped_familiar(name_a, name_b) or given_crosswise(name_a, name_b)
+        for name_a in a.names
+        for name_b in b.names
+    )
 
 
 def _pick_name(a: MatchRecord, b: MatchRecord) -> int:

@@ -11,14 +11,21 @@ between them it goes to a data-quality officer. Three rules refine that, each fo
   surname, address, school, GP and often a different carer on the form; each of those counts
   against the match, and in 2009 that was how an unshielded duplicate came to be.
 - **Two strong candidates** are two children who both look like this one: the index may
-  already hold a duplicate, so a person decides.
+  already hold a duplicate, so a person decides. "Strong" is the model's rival threshold, which
+  may sit above the link threshold: a weak second match beside a certain one is no duplicate.
 - **One record per child per source**: a source does not hold two records of one child (or it
   is a duplicate for a person to resolve), so a candidate that already has a record from the
   incoming record's source is a sibling unless the names agree exactly.
 - **Twins**: siblings born the same day agree on everything a household shares; only the
   given name (and an NHS number, when sent) tells them apart. A match whose names agree only on
   the family name is never linked automatically unless the NHS numbers agree, and a match whose
-  NHS numbers differ goes to review however well the rest agrees.
+  NHS numbers differ goes to review however well the rest agrees. Names that differ only as
+  sources garble one name are not a twin's: a given name a typing error from a familiar form of
+  the other (Alc for Alf, Cnarlie for Charlie) counts as agreeing, and a given name reported as
+  the family name (swapped, with a new surname) sends the record to review.
+- **Siblings**: a household's children share its address and carers, whose weight can carry a
+  sister above the link threshold; a match born on a day no typing error explains links only
+  when the names agree exactly (or the NHS numbers do), and otherwise goes to review.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from contactpoint.matching.comparisons import ELSE, names_mixed_up
 from contactpoint.matching.features import MatchRecord
 from contactpoint.matching.model import MatchModel, MatchScore
 
@@ -34,6 +42,10 @@ TWIN_NAME_LEVELS = frozenset({"family_agrees_given_differs", "else"})
 # Candidates found only by the loose sweeps over shielded children (blocking.find_shielded,
 # shield.ShieldNet): they count only when they score above the shield floor.
 SHIELD_SWEEP_RULES = frozenset({"shielded_dob", "shielded_near"})
+# Blocking rules as loose as those sweeps (a birth date and any familiar form of the given
+# name: Charlie reaches every Charles and Charlotte born that day), held to the same floor so
+# that a shielded stranger they find does not send the record to review.
+LOOSE_RULES = SHIELD_SWEEP_RULES | {"dob_familiar"}
 # Name levels on which the given names agree (exactly, by a typing error or as a nickname).
 GIVEN_AGREES_LEVELS = frozenset(
     {
@@ -60,6 +72,18 @@ class ScoredCandidate:
     candidate: MatchRecord
     score: MatchScore
     rule: str  # the blocking rule that found it
+    # The names differ only as a source mistypes or rearranges them (see names_mixed_up): the
+    # level says "given differs" or "else", but no twin is called by a typo of the child's name.
+    names_mixed_up: bool = False
+
+    @property
+    def names_agree(self) -> bool:
+        """Whether the names say this is the child rather than a twin or sibling."""
+        level = self.score.level("name")
+        if level not in TWIN_NAME_LEVELS:
+            return True
+        # A garbled name of the other gender is more likely a twin brother's or sister's.
+        return level != ELSE and self.names_mixed_up and self.score.level("gender") != ELSE
 
     @property
     def child_id(self) -> int:
@@ -87,7 +111,11 @@ def score_candidates(
     model: MatchModel, incoming: MatchRecord, candidates: Iterable[tuple[MatchRecord, str]]
 ) -> list[ScoredCandidate]:
     """Every candidate scored, best first."""
-    scored = [ScoredCandidate(c, model.score(incoming, c), rule) for c, rule in candidates]
+    scored = []
+    for candidate, rule in candidates:
+        score = model.score(incoming, candidate)
+        mixed_up = score.level("name") in TWIN_NAME_LEVELS and names_mixed_up(incoming, candidate)
+        scored.append(ScoredCandidate(candidate, score, rule, names_mixed_up=mixed_up))
     scored.sort(key=lambda s: s.score.weight, reverse=True)
     return scored
 
@@ -125,7 +153,7 @@ def decide(model: MatchModel, scored: list[ScoredCandidate], *, source: str = ""
     relevant = [
         s
         for s in scored
-        if s.rule not in SHIELD_SWEEP_RULES
+        if s.rule not in LOOSE_RULES
         or s.score.weight >= limits.shield_floor
         or keeps_identity(s.score)
     ]
@@ -136,11 +164,7 @@ def decide(model: MatchModel, scored: list[ScoredCandidate], *, source: str = ""
     shielded = [s for s in relevant if s.candidate.is_shielded]
     # A twin can outweigh the child itself (it may have more fields on record), so among the
     # candidates above the link threshold, those whose names agree come first.
-    named = [
-        s
-        for s in relevant
-        if s.score.weight >= limits.link and s.score.level("name") not in TWIN_NAME_LEVELS
-    ]
+    named = [s for s in relevant if s.score.weight >= limits.link and s.names_agree]
     if named:
         best = named[0]
 
@@ -151,7 +175,8 @@ def decide(model: MatchModel, scored: list[ScoredCandidate], *, source: str = ""
         rivals = [
             s
             for s in named[1:]
-            if s.child_id != best.child_id
+            if s.score.weight >= limits.rival_weight
+            and s.child_id != best.child_id
             and (best.score.level("name") != "exact" or s.score.level("name") == "exact")
         ]
         if rivals:
@@ -162,14 +187,20 @@ def decide(model: MatchModel, scored: list[ScoredCandidate], *, source: str = ""
                 shown or (best,),
                 possible_duplicate=(best, rivals[0]),
             )
-        if (
-            best.score.level("name") in TWIN_NAME_LEVELS
-            and best.score.level("nhs_number") != "exact"
-        ):
+        if not best.names_agree and best.score.level("nhs_number") != "exact":
             if shielded:
                 return MatchDecision(
                     Outcome.REVIEW,
                     "only the family name agrees (a twin?) and a shielded child is involved",
+                    best,
+                    shown or (best,),
+                )
+            if best.names_mixed_up and best.score.level("nhs_number") != ELSE:
+                # Twins share a family name; here neither name agrees, but one is the other
+                # garbled (swapped with a new surname, a mistyped nickname): a person decides.
+                return MatchDecision(
+                    Outcome.REVIEW,
+                    "everything agrees but the names, which look garbled: swapped or mistyped?",
                     best,
                     shown or (best,),
                 )
@@ -178,6 +209,20 @@ def decide(model: MatchModel, scored: list[ScoredCandidate], *, source: str = ""
                 "given names differ: a sibling born the same day, not the same child",
                 best,
                 shown,
+            )
+        if (
+            best.score.level("date_of_birth") not in DOB_TYPING_LEVELS
+            and best.score.level("name") != "exact"
+            and best.score.level("nhs_number") != "exact"
+        ):
+            # Siblings share the home and the carers, which outweigh everything else; born on
+            # days no typing error explains, with names only alike (Bella and Isabella), this
+            # is as likely a sister as the child.
+            return MatchDecision(
+                Outcome.REVIEW,
+                "born on another day and the names only alike: a sibling?",
+                best,
+                shown or (best,),
             )
         if holds_record_from(best.candidate, source):
             if best.score.level("name") == "exact" or shielded:

@@ -81,6 +81,27 @@ def nickname_roots_of(given_key: str) -> frozenset[str]:
     return nickname_roots().get(given_key, frozenset({given_key}) if given_key else frozenset())
 
 
+@functools.cache
+def _forms_by_root() -> dict[str, frozenset[str]]:
+    forms: dict[str, set[str]] = {}
+    for name, roots in nickname_roots().items():
+        for root in roots:
+            forms.setdefault(root, set()).add(name)
+    return {root: frozenset(names) for root, names in forms.items()}
+
+
+@functools.lru_cache(maxsize=65_536)
+def familiar_forms(given_key: str) -> frozenset[str]:
+    """Every given-name key that is a familiar form of this one (ISSY -> ISOBEL, ISABELLA,
+    IZZY...), itself included: the names a source may report the same child under."""
+    if not given_key:
+        return frozenset()
+    forms = {given_key}
+    for root in nickname_roots_of(given_key):
+        forms |= _forms_by_root().get(root, frozenset())
+    return frozenset(forms)
+
+
 def address_key(line_1: str) -> str:
     """'14, Victoria Road' and '14 Victoria Rd' both give '14 VICTORIA RD'."""
     tokens = _ADDRESS_TOKEN.findall(normalise.fold_accents(line_1 or "").upper())

@@ -43,11 +43,19 @@ class Thresholds:
 
     `shield_floor` is the lowest weight at which a shielded child found only by the broad
     shielded-children sweep still counts as a candidate (issue 5: shielding is never lost).
+    `rival` is the weight at which a second child is a strong match too, so the record goes to
+    review as a possible duplicate (default: the link threshold). It may sit above `link`: a
+    weak second match beside a certain one is not evidence of a duplicate.
     """
 
     link: float
     review: float
     shield_floor: float
+    rival: float | None = None
+
+    @property
+    def rival_weight(self) -> float:
+        return self.link if self.rival is None else self.rival
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +193,7 @@ class MatchModel:
                 "link": self.thresholds.link,
                 "review": self.thresholds.review,
                 "shield_floor": self.thresholds.shield_floor,
+                **({"rival": self.thresholds.rival} if self.thresholds.rival is not None else {}),
             },
             "comparisons": {
                 name: {label: {"m": p.m, "u": p.u} for label, p in levels.items()}
@@ -217,6 +226,7 @@ class MatchModel:
                 link=float(thresholds["link"]),
                 review=float(thresholds["review"]),
                 shield_floor=float(thresholds["shield_floor"]),
+                rival=float(thresholds["rival"]) if "rival" in thresholds else None,
             ),
             term_frequencies={
                 name: TermFrequencies(values=tf["values"], floor=float(tf["floor"]))

@@ -107,6 +107,7 @@ class Command(BaseCommand):
             if options["review_threshold"] is not None
             else current.thresholds.review,
             shield_floor=current.thresholds.shield_floor,
+            rival=current.thresholds.rival,
         )
         model = train_model(
             table,
