@@ -4,11 +4,14 @@ log line or audit export for anyone without the right (issue 7, the central test
 The routes are read from the URL configuration, like the access app's role x route matrix, so
 a new page or endpoint is walked here without anyone remembering to add it. Each route is asked
 for as every role (and anonymously), with real IDs and case references substituted into its
-parameters, by GET and by an empty POST (error paths), and the search routes with criteria that
-find the shielded child. Every response body, every log record and every audit event is then
-searched for the shielded child's location details. Positive controls prove the search would
-find them: an unshielded child's details do appear to a practitioner, and the shielded child's
-to the officers who have the right.
+parameters, by GET and by an empty POST (error paths; PUT where neither is allowed), and the
+search routes with criteria that find the shielded child, by name and date of birth and by
+each hidden field (postcode, district, local authority). Every response body, every log record
+and every audit event is then searched for the shielded child's location details. Positive
+controls prove the searches would find them: an unshielded child's details do appear to a
+practitioner and its postcode finds it, and the shielded child's details appear to the
+officers who have the right. A second test proves every route answered someone with real
+values, so that no route passes by answering "not found" to everyone.
 """
 
 from __future__ import annotations
@@ -37,10 +40,14 @@ from tests.shielding.support import (
     web_client,
 )
 
-from contactpoint.access.models import Alert, User
-from contactpoint.access.roles import Role
+from contactpoint.access.models import Alert, Organisation, User
+from contactpoint.access.organisations import NATIONAL_TEAM_CODE
+from contactpoint.access.protective import quotas
+from contactpoint.access.roles import Capability, Role, role_has
 from contactpoint.access.rules import rule_for_view
+from contactpoint.access.vocabularies import OrganisationKind
 from contactpoint.audit.models import AuditEvent
+from contactpoint.feeds import review
 from contactpoint.feeds.loading import load_file
 from contactpoint.feeds.models import FeedLoad, ReviewItem, SourceSystem
 from contactpoint.index.contactpoint_id import display as cp_display
@@ -53,6 +60,8 @@ pytestmark = pytest.mark.django_db
 
 # Where the shielded child went: reported by a second source that never heard of the move.
 NEW_ADDRESS = ("5 Marigold Passage", "M21 7XY")
+# The address on a duplicate record of her, merged into her record.
+MERGED_ADDRESS = ("8 Thistledown Mews", "M22 4HN")
 # A word only the shielding decision's justification contains.
 JUSTIFICATION_MARK = "Zephyrine"
 SECRETS: tuple[str, ...] = (
@@ -74,6 +83,7 @@ SECRETS: tuple[str, ...] = (
     HIDDEN.practitioner_email,
     HIDDEN.service_organisation,
     *NEW_ADDRESS,
+    *MERGED_ADDRESS,
     JUSTIFICATION_MARK,
 )
 # The postcode district alone is a location too; matched as a whole word only.
@@ -194,6 +204,48 @@ def _build_world(
     )
     item = ReviewItem.objects.get()
     assert item.involves_shielded and Child.objects.count() == 1, "the walk needs a review item"
+    # A third report of her (another address), made a separate child by a data-quality
+    # officer and later merged into her record: the walk needs a merge to undo.
+    load_file(
+        source=health,
+        path=write_csv(
+            tmp_path / "3.csv",
+            [
+                _feed_row(
+                    source_record_id="NHS-H3",
+                    family_name="Hughes",
+                    date_of_birth=born.replace(day=born.day + 1).isoformat(),
+                    address_line_1=MERGED_ADDRESS[0],
+                    postcode=MERGED_ADDRESS[1],
+                    school_urn="",
+                    school_start_date="",
+                    gp_practice_code="",
+                    gp_registration_date="",
+                    involvement_1_service_type="",
+                    involvement_1_organisation="",
+                    involvement_1_practitioner_name="",
+                    involvement_1_practitioner_role="",
+                    involvement_1_phone="",
+                    involvement_1_secure_email="",
+                    involvement_1_start_date="",
+                    involvement_1_lead_professional="",
+                    sensitive_record="",
+                )
+            ],
+        ),
+    )
+    data_quality_officer = person(make_person, Role.DATA_QUALITY_OFFICER)
+    duplicate = review.create_child_from_record(
+        officer=data_quality_officer, item=ReviewItem.objects.exclude(pk=item.pk).get()
+    )
+    merge = review.merge_children(
+        officer=data_quality_officer,
+        survivor=hidden,
+        absorbed=duplicate,
+        reason="The same child reported twice by the health service",
+    )
+    hidden.refresh_from_db()
+    assert hidden.is_shielded
 
     visible = make_visible_child()
     subject = person(make_person, Role.PRACTITIONER)
@@ -225,9 +277,17 @@ def _build_world(
         )
     ]
     codes = {
-        "web:organisation": ["barnardos", "manchester"],
+        # The child's LA, a national partner and the national team: real codes, so that the
+        # national team's organisation page is really shown, not answered "not found".
+        "web:organisation": [
+            Organisation.objects.get(local_authority=manchester).code,
+            Organisation.objects.filter(kind=OrganisationKind.NATIONAL_PARTNER)
+            .order_by("code")
+            .values_list("code", flat=True)[0],
+            NATIONAL_TEAM_CODE,
+        ],
         "web:review-item": [f"R{item.pk}"],
-        "web:review-unmerge": ["M1"],
+        "web:review-unmerge": [f"M{merge.pk}"],
         "web:shielding-request": [services.request_reference(asked)],
         "web:shielding-contact": [services.contact_reference(contact)],
         "web:break-glass-view": [grant.reference],
@@ -240,6 +300,9 @@ def _build_world(
     fallback = sorted({code for values in codes.values() for code in values})
     return World(hidden, visible, subject, breaker, codes, fallback)
 
+
+# Routes whose other methods would sign the walk's person out (they still get a GET).
+ENDS_THE_SESSION = frozenset({"web:sign-out", "api:token-current"})
 
 # --- The walk -------------------------------------------------------------------------------------
 
@@ -278,42 +341,60 @@ def _urls(route: Route, world: World) -> list[str]:
     return [reverse(route.name, kwargs=kwargs) for kwargs in urls]
 
 
-def _search_posts(route: Route, child: Child) -> list[tuple[dict[str, Any], str]]:
-    """(body, content type) that would find the shielded child: by name and date of birth, and
-    by name and (hidden) postcode."""
-    born = child.date_of_birth
-    if route.name == "web:search":
-        by_date = {
-            "family_name": "Calloway",
-            "given_name": "Niamh",
-            "date_of_birth_day": str(born.day),
-            "date_of_birth_month": str(born.month),
-            "date_of_birth_year": str(born.year),
-        }
-        by_postcode = {
-            "family_name": "Calloway",
-            "given_name": "Niamh",
-            "postcode": HIDDEN.postcode,
-        }
-        return [(by_date, "form"), (by_postcode, "form")]
-    if route.name == "api:child-search":
-        return [
-            (
-                {
-                    "family_name": "Calloway",
-                    "given_name": "Niamh",
-                    "date_of_birth": born.isoformat(),
-                },
-                "json",
-            ),
-            (
-                {"family_name": "Calloway", "given_name": "Niamh", "postcode": HIDDEN.postcode},
-                "json",
-            ),
-        ]
+@dataclasses.dataclass(frozen=True)
+class SearchPost:
+    body: dict[str, Any]
+    kind: str  # "form" or "json"
+    # The child the search is made for, and whether it uses a hidden field (postcode,
+    # district, local authority): such a search must never find a shielded child.
+    looks_for: str
+    hidden_field: bool
+
+
+# Ways of finding the shielded child (by name and date of birth), and ways that use a field
+# shielding hides: its full postcode, its postcode district, its local authority.
+_HIDDEN_FIELD_CRITERIA: tuple[dict[str, str], ...] = (
+    {"postcode": HIDDEN.postcode},
+    {"postcode": HIDDEN.postcode.split()[0]},
+    {"local_authority": MANCHESTER},
+)
+
+
+def _search_posts(route: Route, world: World) -> list[SearchPost]:
+    """Searches that would find the shielded child if nothing stopped them, and one that
+    finds the unshielded child by its postcode (the control that proves such searches work)."""
+    hidden, visible = world.hidden, world.visible
     if route.name.endswith("-report-child"):
-        return [({"contactpoint_id": child.contactpoint_id}, "form")]
-    return []
+        return [SearchPost({"contactpoint_id": hidden.contactpoint_id}, "form", "", False)]
+    if route.name not in {"web:search", "api:child-search"}:
+        return []
+    web = route.name == "web:search"
+
+    def body(given: str, family: str, **criteria: Any) -> dict[str, Any]:
+        born = criteria.pop("born", None)
+        if born is not None and web:
+            criteria.update(
+                date_of_birth_day=str(born.day),
+                date_of_birth_month=str(born.month),
+                date_of_birth_year=str(born.year),
+            )
+        elif born is not None:
+            criteria["date_of_birth"] = born.isoformat()
+        return {"family_name": family, "given_name": given, **criteria}
+
+    kind = "form" if web else "json"
+    niamh = ("Niamh", "Calloway")
+    posts = [SearchPost(body(*niamh, born=hidden.date_of_birth), kind, "hidden", False)]
+    posts += [SearchPost(body(*niamh, **c), kind, "hidden", True) for c in _HIDDEN_FIELD_CRITERIA]
+    posts.append(
+        SearchPost(
+            body("Tobias", "Penhaligon", postcode=visible.addresses.get(kind="current").postcode),
+            kind,
+            "visible",
+            True,
+        )
+    )
+    return posts
 
 
 @dataclasses.dataclass
@@ -337,22 +418,26 @@ def _leaks(text: str) -> list[str]:
     return found
 
 
-def _audit_export(*, typed: str) -> str:
+def _audit_export(*, typed: set[str]) -> str:
     """Every audit event as an export would write it, less the searcher's own criteria: a search
     is recorded with what the person typed (who searched, with what), which discloses nothing."""
     events = list(AuditEvent.objects.values())
     for event in events:
         criteria = event["detail"].get("criteria") if isinstance(event["detail"], dict) else None
-        if isinstance(criteria, dict) and criteria.get("postcode") == typed:
+        if isinstance(criteria, dict) and criteria.get("postcode") in typed:
             criteria["postcode"] = "[typed]"
     return json.dumps(events, default=str)
 
 
-def _people(make_person: Callable[..., User]) -> dict[str, User]:
+def _people(make_person: Callable[..., User], world: World) -> dict[str, User]:
+    """One person per persona; the practitioner and the social worker are the world's, who
+    asked for contact and spent a break-glass grant (their own pages must show nothing)."""
     people = {"national_team": person(make_person, Role.NATIONAL_TEAM)}
     for role in Role.values:
         if role != Role.NATIONAL_TEAM:
             people[f"manchester {role}"] = person(make_person, role)
+    people["manchester practitioner"] = world.subject
+    people[f"manchester {Role.CHILD_PROTECTION_SOCIAL_WORKER}"] = world.breaker
     people["bolton shielding_officer"] = person(make_person, Role.SHIELDING_OFFICER, la=BOLTON)
     people["bolton practitioner"] = person(make_person, Role.PRACTITIONER, la=BOLTON)
     return people
@@ -364,7 +449,24 @@ def _clients(user: User | None) -> tuple[Client, Client]:
     return web_client(user), api_client(user)
 
 
+@pytest.fixture
+def walk_pace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk makes a person's hour of lookups in seconds: lift the per-minute limit only
+    (every hourly, daily and children quota and every monitoring rule still apply)."""
+    original = quotas.quota_for
+
+    def quota_for(role: str) -> quotas.RoleQuota | None:
+        quota = original(role)
+        if quota is None:
+            return None
+        lookups = {**quota.lookups, quotas.Period.MINUTE: quotas.Limit(soft=10**6, hard=10**6)}
+        return dataclasses.replace(quota, lookups=lookups)
+
+    monkeypatch.setattr(quotas, "quota_for", quota_for)
+
+
 @pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.usefixtures("walk_pace")
 def test_no_shielded_detail_reaches_anyone_without_the_right(
     persona: str,
     make_person: Callable[..., User],
@@ -374,9 +476,10 @@ def test_no_shielded_detail_reaches_anyone_without_the_right(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     world = _build_world(make_person, education, health, tmp_path)
-    user = None if persona == "anonymous" else _people(make_person)[persona]
+    user = None if persona == "anonymous" else _people(make_person, world)[persona]
     web, api = _clients(user)
     seen = Seen()
+    searches: list[tuple[SearchPost, str]] = []
     caplog.set_level(logging.DEBUG)
     routes = list(_walk(get_resolver().url_patterns))
     assert len(routes) >= 40
@@ -386,15 +489,21 @@ def test_no_shielded_detail_reaches_anyone_without_the_right(
         client = api if route.name.startswith("api:") else web
         for url in _urls(route, world):
             seen.add("GET", url, client.get(url))
-            if route.name == "web:sign-out":
-                continue  # would end the walk's session
+            if route.name in ENDS_THE_SESSION:
+                continue
             seen.add("POST", url, client.post(url, {}))
-            for body, kind in _search_posts(route, world.hidden):
-                if kind == "json":
-                    response = client.post(url, json.dumps(body), content_type="application/json")
+            if seen.responses[-1][2] == 405 and seen.responses[-2][2] == 405:
+                # Neither GET nor POST: the route takes PUT (or DELETE, which ends a session).
+                seen.add("PUT", url, client.put(url, "{}", content_type="application/json"))
+            for search in _search_posts(route, world):
+                if search.kind == "json":
+                    response = client.post(
+                        url, json.dumps(search.body), content_type="application/json"
+                    )
                 else:
-                    response = client.post(url, body)
-                seen.add("POST " + json.dumps(body), url, response, typed=body)
+                    response = client.post(url, search.body)
+                seen.add("POST " + json.dumps(search.body), url, response, typed=search.body)
+                searches.append((search, seen.responses[-1][3]))
 
     # Nothing broke on the way (a server error is a page nobody has checked).
     errors = [(method, url) for method, url, status, _ in seen.responses if status >= 500]
@@ -407,15 +516,33 @@ def test_no_shielded_detail_reaches_anyone_without_the_right(
             if _leaks(text)
         ]
         assert leaks == [], leaks
-    # Searching by the hidden postcode never finds the child, for anyone.
-    for method, _, _, text in seen.responses:
-        if HIDDEN.postcode in method:
-            assert world.hidden.contactpoint_id not in text, method
-            assert cp_display(world.hidden.contactpoint_id) not in text, method
+    # Searching with a hidden field (postcode, district, local authority) never finds the
+    # shielded child, for anyone; and the same searches do find an unshielded child, and the
+    # shielded one is found by name and date of birth (restricted), by whoever may search.
+    hidden_ids = (world.hidden.contactpoint_id, cp_display(world.hidden.contactpoint_id))
+    for search, text in searches:
+        if search.looks_for == "hidden" and search.hidden_field:
+            assert not any(i in text for i in hidden_ids), search.body
+    if user is not None and role_has(user.role, Capability.SEARCH_CHILDREN):
+        found = {
+            (s.looks_for, s.hidden_field)
+            for s, text in searches
+            if s.looks_for
+            and any(
+                i in text
+                for i in (
+                    hidden_ids
+                    if s.looks_for == "hidden"
+                    else (world.visible.contactpoint_id, cp_display(world.visible.contactpoint_id))
+                )
+            )
+        }
+        assert found == {("hidden", False), ("visible", True)}, found
 
     # Log lines and the audit log hold no location detail, whoever acted.
     assert _leaks(caplog.text) == []
-    assert _leaks(_audit_export(typed=HIDDEN.postcode)) == []
+    typed = {c["postcode"] for c in _HIDDEN_FIELD_CRITERIA if "postcode" in c}
+    assert _leaks(_audit_export(typed=typed)) == []
     assert _leaks(json.dumps(list(Alert.objects.values()), default=str)) == []
 
     # The walk really looked: the person was not stopped part-way (quotas, suspension), and
@@ -427,4 +554,59 @@ def test_no_shielded_detail_reaches_anyone_without_the_right(
     if persona in {"manchester practitioner", "bolton practitioner"}:
         assert all(value in bodies for value in SHOWN_TO_PRACTITIONERS)
     if persona in ENTITLED:
-        assert HIDDEN.line_1 in bodies and HIDDEN.practitioner in bodies
+        assert all(v in bodies for v in (HIDDEN.line_1, HIDDEN.practitioner, MERGED_ADDRESS[0]))
+
+
+# Routes no person's session can reach, and why the walk cannot show them anything.
+UNREACHABLE_BY_PEOPLE = {
+    # Only a registered source system's credential opens these, never a person's token; they
+    # answer a source about its own loads (outcome, ContactPoint ID and reason per row).
+    "api:feed-loads": "source systems only",
+    "api:feed-records": "source systems only",
+    "api:feed-report": "source systems only",
+    # Static files: the walk asks for one that does not exist.
+    "govuk-assets": "static files",
+}
+# Answers that mean the route's view never showed this person anything of substance.
+NOT_REACHED = {401, 403, 404, 405}
+
+
+@pytest.mark.usefixtures("walk_pace")
+def test_the_walk_reaches_every_route_with_real_values(
+    make_person: Callable[..., User],
+    education: SourceSystem,
+    health: SourceSystem,
+    tmp_path: Path,
+) -> None:
+    """A route whose parameters the walk fills wrongly answers "not found" to everyone, and
+    would pass the leak test without ever being looked at: every route must answer someone
+    (GET, or an empty POST where only POST is allowed) with something other than a refusal."""
+    world = _build_world(make_person, education, health, tmp_path)
+    people: dict[str, User | None] = {"anonymous": None, **_people(make_person, world)}
+    clients = {name: _clients(user) for name, user in people.items()}
+    unreached = []
+    for route in _walk(get_resolver().url_patterns):
+        if route.name in UNREACHABLE_BY_PEOPLE or route.name in ENDS_THE_SESSION:
+            continue
+        rule = rule_for_view(route.callback)
+        assert rule is not None, route.name
+        reached = False
+        for name, user in people.items():
+            if not rule.admits_role(user.role if user is not None else None):
+                continue
+            web, api = clients[name]
+            client = api if route.name.startswith("api:") else web
+            for url in _urls(route, world):
+                status = client.get(url).status_code
+                if status == 405:
+                    status = client.post(url, {}).status_code
+                if status == 405:
+                    status = client.put(url, "{}", content_type="application/json").status_code
+                if status not in NOT_REACHED:
+                    reached = True
+                    break
+            if reached:
+                break
+        if not reached:
+            unreached.append(route.name)
+    assert unreached == [], unreached
