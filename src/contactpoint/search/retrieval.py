@@ -262,10 +262,16 @@ def candidate_statement(criteria: SearchCriteria) -> Sql | None:
                 )
     if not parts:
         return None
-    return Sql(
-        " UNION ALL ".join(p.text for p in parts) + " LIMIT %s",
-        (*(x for p in parts for x in p.params), PROBE_ROW_LIMIT + 1),
-    )
+    union = " UNION ALL ".join(p.text for p in parts)
+    params = tuple(x for p in parts for x in p.params)
+    if criteria.uses_hidden_field:
+        # A search on a hidden field never returns a shielded child, so none may count
+        # towards the probe limit either: "too many" must not depend on them (issue 7).
+        union = (
+            f"SELECT q.* FROM ({union}) q WHERE NOT EXISTS "  # noqa: S608
+            f"(SELECT 1 FROM {CHILDREN} s WHERE s.id = q.child_id AND s.is_shielded)"
+        )
+    return Sql(union + " LIMIT %s", (*params, PROBE_ROW_LIMIT + 1))
 
 
 def find_candidate_names(criteria: SearchCriteria) -> list[NameRow]:
