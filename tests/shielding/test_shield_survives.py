@@ -215,6 +215,31 @@ def test_archiving_keeps_the_shield(
     assert view_mode(viewer_for(national), hidden_child) is ViewMode.FULL
 
 
+def test_a_feed_update_after_archiving_keeps_the_shield(
+    officer: User, dq_officer: User, health: SourceSystem, tmp_path: Path
+) -> None:
+    flagged = row(source_record_id="NHS-1", sensitive_record="yes")
+    _load(health, tmp_path, "1.csv", flagged)
+    child = Child.objects.get()
+    services.review_shield(
+        officer=officer, child=child, reason=ShieldingReason.REFUGE, justification=WHY
+    )
+    Child.objects.filter(pk=child.pk).update(
+        status=ChildStatus.ARCHIVED, archived_on=timezone.localdate()
+    )
+
+    # The source withdraws its flag and reports a move, after the record was archived.
+    _load(
+        health,
+        tmp_path,
+        "2.csv",
+        {**flagged, "sensitive_record": "no", "address_line_1": "9 Larch Avenue"},
+    )
+
+    assert list(Child.objects.values_list("pk", "is_shielded")) == [(child.pk, True)]
+    assert _restricted_for(dq_officer, child)
+
+
 # --- A new record resembling a shielded child: the 2009 failure replayed --------------------------
 
 
