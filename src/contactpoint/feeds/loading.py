@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import multiprocessing
+import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -365,10 +366,17 @@ class FeedLoader:
         try:
             with transaction.atomic():
                 self._apply(parsed, last_line=raws[-1].line)
-        except Exception:
+        except Exception as error:
             # Something in this batch could not be processed or stored: find it by going row
             # by row, so that every other row still loads and the bad one is reported, not lost.
-            logger.exception("batch ending at line %s failed; retrying row by row", raws[-1].line)
+            # The error's own text is not logged: PostgreSQL's quotes the failing row, which can
+            # be a shielded child's address (issue 7: no location detail in any log line).
+            logger.error(
+                "batch ending at line %s failed (%s); retrying row by row\n%s",
+                raws[-1].line,
+                type(error).__name__,
+                "".join(traceback.format_tb(error.__traceback__)),
+            )
             for item, raw in zip(parsed, raws, strict=True):
                 try:
                     with transaction.atomic():
