@@ -19,7 +19,7 @@ from contactpoint.access.policy import ViewMode, view_mode, viewer_for
 from contactpoint.access.roles import Role
 from contactpoint.feeds import review
 from contactpoint.feeds.loading import load_file
-from contactpoint.feeds.models import ReviewItem, SourceSystem
+from contactpoint.feeds.models import ReviewItem, SourceRecord, SourceSystem
 from contactpoint.index.models import Child
 from contactpoint.index.vocabularies import ChildStatus
 from contactpoint.shielding import selectors, services
@@ -176,6 +176,26 @@ def test_an_officers_unshield_stands_until_a_source_raises_its_flag_again(
     assert _restricted_for(practitioner, child)
     latest = selectors.status_of(child).latest
     assert latest is not None and latest.source == DecisionSource.SOURCE_SYSTEM
+
+
+def test_withdrawing_the_flagging_source_record_keeps_the_shield(
+    education: SourceSystem, health: SourceSystem, practitioner: User, tmp_path: Path
+) -> None:
+    _load(education, tmp_path, "1.csv", row())
+    assert _load(
+        health, tmp_path, "2.csv", row(source_record_id="NHS-1", sensitive_record="yes")
+    ) == ["linked"]
+    child = Child.objects.get()
+
+    # The source that asked for the shield withdraws its record altogether.
+    outcomes = _load(
+        health, tmp_path, "3.csv", {"source_record_id": "NHS-1", "event_type": "withdraw"}
+    )
+
+    assert outcomes == ["linked"]
+    assert SourceRecord.objects.get(source_record_id="NHS-1").state == "withdrawn"
+    assert list(Child.objects.values_list("pk", "is_shielded")) == [(child.pk, True)]
+    assert _restricted_for(practitioner, child)
 
 
 def test_a_feed_update_never_removes_a_shield_an_officer_put_on(
