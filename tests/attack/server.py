@@ -1,10 +1,14 @@
 """A real ContactPoint for the attack test: its own PostgreSQL database, gunicorn, Redis.
 
-- `ensure_database()` creates (once) and migrates the PostgreSQL database
-  contactpoint_attack on the server of DATABASE_URL (or 127.0.0.1), filled with
+- `ensure_database()` creates (once) and migrates the PostgreSQL database <name>_attack on
+  the server of DATABASE_URL (or 127.0.0.1), where <name> is DATABASE_URL's database
+  (contactpoint_attack by default; CONTACTPOINT_ATTACK_DATABASE names another), filled with
   `contactpoint generate` (20,000 children of the North West pilot); later runs reuse it.
-- `running_server()` starts gunicorn with 4 worker processes on 127.0.0.1 sharing Redis DB 6,
-  which is flushed before and after.
+- `running_server()` starts gunicorn with 4 worker processes on 127.0.0.1 sharing Redis DB 6
+  (CONTACTPOINT_ATTACK_REDIS_DB chooses another), which is flushed before and after.
+
+Two checkouts running the attack test at once therefore need only different DATABASE_URLs (and
+Redis DBs) not to drop each other's data or flush each other's counters.
 - `create_attackers()` makes fully gated Manchester practitioners, each with API tokens (one
   per parallel session) and a signed-in web session, through a script run in that database.
 - `alerts_about()` reads what the security officer's queue says about a person.
@@ -29,12 +33,23 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[2]
-DATABASE = "contactpoint_attack"
 CHILDREN = 20_000
 SEED = 6
-REDIS_DB = 6
 HOST = "127.0.0.1"
 WORKERS = 4
+
+
+def _attack_database() -> str:
+    named = os.environ.get("CONTACTPOINT_ATTACK_DATABASE", "")
+    if named:
+        return named
+    base = os.environ.get("DATABASE_URL", "")
+    name = urlsplit(base).path.lstrip("/") if base.startswith("postgres") else ""
+    return f"{name or 'contactpoint'}_attack"
+
+
+DATABASE = _attack_database()
+REDIS_DB = int(os.environ.get("CONTACTPOINT_ATTACK_REDIS_DB", "6"))
 
 
 def postgres_url() -> str:
