@@ -47,10 +47,6 @@ pytestmark = pytest.mark.django_db
 # credential reaches it; below, every person is shown to be refused.
 SOURCE_SYSTEM_ROUTES = {"api:feed-loads", "api:feed-records", "api:feed-report"}
 
-# Routes known to answer with more children than the cap, each with its owner and the fix.
-# Kept separate so the main test stays strict for every other route; the strict xfail below
-# fails the day the route is fixed, as a reminder to delete the entry.
-KNOWN_OVER_CAP: dict[str, str] = {}
 
 ID_FORMS = re.compile(r"(?<![\d-])(\d{4})[- ]?(\d{4})[- ]?(\d{4})(?![\d-])")
 BULK_WORDS = re.compile(r"export|csv|download|print|dump|bulk|everything|all-children", re.I)
@@ -244,7 +240,7 @@ def test_no_route_answers_anyone_with_more_children_than_the_cap(
     worst: dict[str, int] = {}
     requests = 0
     for name, pattern in _routes():
-        if name in SOURCE_SYSTEM_ROUTES or name in KNOWN_OVER_CAP:
+        if name in SOURCE_SYSTEM_ROUTES:
             continue
         api = name.startswith("api:")
         for role, person in people.items():
