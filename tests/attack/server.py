@@ -1,10 +1,16 @@
 """A real ContactPoint for the attack test: its own PostgreSQL database, gunicorn, Redis.
 
-- `ensure_database()` creates (once) and migrates the PostgreSQL database
-  contactpoint_attack on the server of DATABASE_URL (or 127.0.0.1), filled with
+- `ensure_database()` creates (once) and migrates the PostgreSQL database <name>_attack on
+  the server of DATABASE_URL (or 127.0.0.1), where <name> is DATABASE_URL's database
+  (contactpoint_attack by default; CONTACTPOINT_ATTACK_DATABASE names another), filled with
   `contactpoint generate` (20,000 children of the North West pilot); later runs reuse it.
-- `running_server()` starts gunicorn with 4 worker processes on 127.0.0.1 sharing Redis DB 6,
-  which is flushed before and after.
+- `running_server()` starts gunicorn with 4 worker processes on 127.0.0.1 sharing Redis DB 6
+  (CONTACTPOINT_ATTACK_REDIS_DB chooses another), under a quota key prefix of this run's own,
+  whose keys are removed before and after.
+
+Two checkouts running the attack test at once therefore need only different DATABASE_URLs: their
+attackers' user ids are the same small numbers, and with one shared prefix (or a FLUSHDB) each
+run's counters and lookup history would mix with or vanish under the other's.
 - `create_attackers()` makes fully gated Manchester practitioners, each with API tokens (one
   per parallel session) and a signed-in web session, through a script run in that database.
 - `alerts_about()` reads what the security officer's queue says about a person.
@@ -20,6 +26,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,12 +36,24 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[2]
-DATABASE = "contactpoint_attack"
 CHILDREN = 20_000
 SEED = 6
-REDIS_DB = 6
 HOST = "127.0.0.1"
 WORKERS = 4
+
+
+def _attack_database() -> str:
+    named = os.environ.get("CONTACTPOINT_ATTACK_DATABASE", "")
+    if named:
+        return named
+    base = os.environ.get("DATABASE_URL", "")
+    name = urlsplit(base).path.lstrip("/") if base.startswith("postgres") else ""
+    return f"{name or 'contactpoint'}_attack"
+
+
+DATABASE = _attack_database()
+REDIS_DB = int(os.environ.get("CONTACTPOINT_ATTACK_REDIS_DB", "6"))
+QUOTA_KEY_PREFIX = f"contactpoint-attack:{DATABASE}:{os.getpid()}"
 
 
 def postgres_url() -> str:
@@ -76,7 +95,7 @@ def _env() -> dict[str, str]:
         "REDIS_URL": redis_url(),
         "CONTACTPOINT_ENV": "demo",
         "CONTACTPOINT_DEBUG": "false",
-        "CONTACTPOINT_QUOTA_KEY_PREFIX": "contactpoint-attack",
+        "CONTACTPOINT_QUOTA_KEY_PREFIX": QUOTA_KEY_PREFIX,
         "LOG_LEVEL": "WARNING",
     }
 
@@ -117,9 +136,12 @@ def ensure_database() -> None:
 
 
 def flush_redis() -> None:
+    """Remove this run's quota keys (only its own: another run may share the Redis DB)."""
     import redis
 
-    redis.Redis.from_url(redis_url()).flushdb()
+    client = redis.Redis.from_url(redis_url())
+    for key in client.scan_iter(f"{QUOTA_KEY_PREFIX}:*", count=1000):
+        client.delete(key)
 
 
 def _free_port() -> int:
@@ -133,6 +155,9 @@ def running_server() -> Iterator[int]:
     """gunicorn with 4 workers on 127.0.0.1; yields the port."""
     flush_redis()
     port = _free_port()
+    # A file, not a pipe nobody reads: a worker logging a few hundred refusals would fill a
+    # pipe's 64 KB and block mid-request.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     server = subprocess.Popen(
         [
             sys.executable,
@@ -151,7 +176,7 @@ def running_server() -> Iterator[int]:
         env=_env(),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     try:
         deadline = time.monotonic() + 60
@@ -164,7 +189,9 @@ def running_server() -> Iterator[int]:
             except OSError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start")
+                log.seek(0)
+                tail = log.read()[-3000:].decode("utf-8", "replace")
+                raise RuntimeError(f"gunicorn did not start:\n{tail}")
             time.sleep(0.3)
         yield port
     finally:
@@ -173,6 +200,7 @@ def running_server() -> Iterator[int]:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+        log.close()
         flush_redis()
 
 

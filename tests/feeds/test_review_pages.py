@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import Client
 from tests.feeds.conftest import write_csv
 from tests.feeds.test_review import education_amelia, unsure_health_record
 
-from contactpoint.access.models import Organisation, User
+from contactpoint.access.models import Alert, Organisation, User
+from contactpoint.access.protective import quotas
 from contactpoint.access.roles import Role
 from contactpoint.audit.models import AuditEvent
 from contactpoint.feeds import review
@@ -91,6 +93,33 @@ def test_the_item_page_shows_both_sides_and_the_weights_and_is_audited(
     assert viewed.actor_id == officer.pk and viewed.subject_contactpoint_id == (
         Child.objects.get().contactpoint_id
     )
+
+
+def test_opening_review_items_counts_against_the_officers_quota_and_can_stop_them(
+    education: SourceSystem,
+    health: SourceSystem,
+    tmp_path: Path,
+    officer_client: tuple[Client, User],
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each item page shows candidate children's records: a lookup like any record view."""
+    settings.REDIS_URL = ""
+    fixed = 1_795_514_400  # the quota store's clock held still: every request in one minute
+    monkeypatch.setattr(quotas, "_database_now", lambda cursor: fixed)
+    item = raise_item(education, health, tmp_path)
+    client, officer = officer_client
+    hard = quotas._FINDING_CHILDREN.lookups[quotas.Period.MINUTE].hard
+    url = f"/review/{review.item_reference(item)}"
+
+    answers = [client.get(url) for _ in range(hard + 1)]
+
+    assert [a.status_code for a in answers[:hard]] == [200] * hard
+    assert answers[hard].status_code == 403 and "Amelia Rose" not in answers[hard].content.decode()
+    assert User.objects.get(pk=officer.pk).is_suspended
+    assert Alert.objects.filter(subject_user=officer, rule="quota_hard_limit").exists()
+    stopped = AuditEvent.objects.filter(action=review.AuditAction.VIEWED).order_by("-sequence")[0]
+    assert stopped.outcome == "stopped" and stopped.detail["children"] == []
 
 
 def test_with_a_shielded_candidate_the_page_hides_location_and_whether_it_agrees(

@@ -18,10 +18,10 @@ import pytest
 import time_machine
 from tests.monitoring.support import practitioner, search_as, view_as, working_time
 
-from contactpoint.access.models import Alert, User
+from contactpoint.access.models import Alert, HomeAddress, User
 from contactpoint.access.protective.monitoring import LookupRefused, usage_warnings
 from contactpoint.access.protective.quotas import Measure, Period, peek_usage
-from contactpoint.index.models import Address, Child, ChildName, Involvement
+from contactpoint.index.models import Address, Carer, Child, ChildName, Involvement
 from contactpoint.index.vocabularies import (
     SENSITIVE_SERVICE_TYPES,
     AddressKind,
@@ -36,6 +36,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("database_store")]
 MANCHESTER, BIRMINGHAM = "E08000003", "E08000025"
 NEIGHBOURS = ["E08000006", "E08000007", "E08000009"]  # Salford, Stockport, Trafford
 CASELOAD = 22
+HOME_POSTCODE = "SK4 3QZ"  # Heaton Moor, Stockport: a neighbouring LA, where she lives
 
 
 def _ordinary_children(ons_code: str, count: int, rng: random.Random) -> list[Child]:
@@ -75,6 +76,9 @@ def test_an_ordinary_practitioner_day_raises_nothing() -> None:
     surnames = set(ChildName.objects.values_list("family_name_key", flat=True))
     person = practitioner(username="health.visitor", last_name="Quennell")
     assert "QUENNELL" not in surnames  # the rule for one's own surname is tested on its own
+    HomeAddress.objects.create(user=person, postcode=HOME_POSTCODE, line_1="3 Parsonage Road")
+    assert not Address.objects.filter(postcode=HOME_POSTCODE).exists()  # nor for her home
+    assert not Carer.objects.filter(postcode=HOME_POSTCODE).exists()
 
     found = 0
     with time_machine.travel(working_time(9, 5), tick=False) as clock:

@@ -6,12 +6,15 @@ several connections can share at once (Redis, or PostgreSQL for the database sto
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 import pytest
+import time_machine
 from django.db import connection, transaction
 from tests.monitoring.support import practitioner
 
@@ -89,6 +92,30 @@ def test_a_clock_stepping_back_never_reopens_an_earlier_window(quota_store: str)
     assert usage.window_starts[Period.HOUR] == T + 3 * 3600
     assert usage.lookups[Period.HOUR] == 5
     assert usage.children[Period.HOUR] == 3
+
+
+@pytest.mark.parametrize("store", ["database", "redis"])
+def test_the_web_servers_clock_changing_neither_resets_nor_splits_the_counters(
+    store: str, request: pytest.FixtureRequest, settings: Any
+) -> None:
+    """The windows follow the store's own clock (Redis TIME, the database's now()), so a web
+    server whose clock is set a day ahead, then a day behind, counts in the same windows.
+
+    Unlike `quota_store`, the database store here keeps its real clock: time-machine moves
+    only this process's clock, as a misset or tampered web server would.
+    """
+    if store == "redis":
+        request.getfixturevalue("redis_store")
+    else:
+        settings.REDIS_URL = ""
+    person = practitioner()
+    first = record_usage(user_id=person.pk, child_ids=[1])
+    for shift in (dt.timedelta(days=1), dt.timedelta(days=-1)):
+        with time_machine.travel(dt.datetime.now(tz=dt.UTC) + shift, tick=False):
+            usage = record_usage(user_id=person.pk, child_ids=[2 + (shift.days > 0)])
+    assert usage.window_starts[Period.DAY] == first.window_starts[Period.DAY]
+    assert usage.lookups[Period.DAY] == 3
+    assert usage.children[Period.DAY] == 3
 
 
 def test_peeking_counts_nothing(quota_store: str) -> None:

@@ -21,6 +21,12 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from contactpoint.access.models import User
+from contactpoint.access.policy import viewer_for
+from contactpoint.access.protective.monitoring import (
+    LookupKind,
+    LookupRefused,
+    enforce_and_monitor,
+)
 from contactpoint.access.roles import Capability, Role, role_has
 from contactpoint.audit.services import record_event
 from contactpoint.feeds.models import (
@@ -191,15 +197,26 @@ def _feed_sources() -> list[str]:
 
 
 def _audit(
-    officer: User, action: str, child: Child | None, detail: dict[str, Any], subject: str = ""
+    officer: User,
+    action: str,
+    child: Child | None,
+    detail: dict[str, Any],
+    subject: str = "",
+    *,
+    outcome: str = "ok",
+    purpose: str = "",
+    ip_address: str | None = None,
 ) -> None:
     organisation = officer.organisation
     record_event(
         action=action,
+        outcome=outcome,
         actor_id=officer.pk,
         actor_username=officer.get_username(),
         organisation_code=organisation.code if organisation else "",
+        purpose=purpose,
         subject_contactpoint_id=subject or (child.contactpoint_id if child else ""),
+        ip_address=ip_address,
         detail=detail,
     )
 
@@ -433,12 +450,43 @@ def detach_record(*, officer: User, record: SourceRecord) -> Child:
     return new_child
 
 
-def record_review_viewed(*, officer: User, item: ReviewItem, shown: Sequence[str]) -> None:
-    """Audit that an officer looked at an item and the candidate children it names."""
-    _audit(
-        officer,
-        AuditAction.VIEWED,
-        None,
-        {"item": item.pk, "children": list(shown)},
-        subject=shown[0] if shown else "",
-    )
+def record_review_viewed(
+    *,
+    officer: User,
+    item: ReviewItem,
+    shown: Sequence[str],
+    purpose: str = "",
+    ip_address: str | None = None,
+) -> None:
+    """Count, monitor and audit an officer's look at an item and the candidate children it names.
+
+    The candidates' records are disclosed as a record view discloses one, so quotas and
+    protective monitoring apply (issue 6: no path round the quota on children seen). Raises
+    LookupRefused, after committing the refusal and any suspension, when they stop it: show
+    nothing then.
+    """
+    with transaction.atomic():
+        verdict = enforce_and_monitor(
+            viewer=viewer_for(officer),
+            kind=LookupKind.REVIEW,
+            outcome="shown",
+            disclosed=shown,
+            purpose=purpose,
+            ip_address=ip_address,
+        )
+        _audit(
+            officer,
+            AuditAction.VIEWED,
+            None,
+            {
+                "item": item.pk,
+                "children": list(shown) if verdict.allowed else [],
+                **verdict.audit_detail,
+            },
+            subject=shown[0] if shown else "",
+            outcome="ok" if verdict.allowed else verdict.audit_outcome,
+            purpose=purpose,
+            ip_address=ip_address,
+        )
+    if not verdict.allowed:
+        raise LookupRefused(verdict)

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from contactpoint.access.client import client_ip
 from contactpoint.access.policy import (
     PROJECTION_PREFETCH_RELATED,
     PROJECTION_SELECT_RELATED,
@@ -24,6 +24,7 @@ from contactpoint.access.policy import (
     project_child,
     viewer_for,
 )
+from contactpoint.access.protective.monitoring import LookupRefused
 from contactpoint.access.roles import Capability
 from contactpoint.access.rules import access_rule, requires
 from contactpoint.feeds import review
@@ -151,10 +152,21 @@ def review_item(request: HttpRequest, code: str) -> HttpResponse:
                 bars=_bars(candidate.fields, hide_location=shield_involved),
             )
         )
-    with transaction.atomic():
-        # The view is audited in the same transaction as the read it records.
+    try:
+        # Counted, monitored and audited like any record view; a refusal shows nothing.
         review.record_review_viewed(
-            officer=officer, item=item, shown=[p.contactpoint_id for p in panels]
+            officer=officer,
+            item=item,
+            shown=[p.contactpoint_id for p in panels],
+            purpose=PURPOSE,
+            ip_address=client_ip(request),
+        )
+    except LookupRefused as refused:
+        return render(
+            request,
+            "web/security/stopped.html",
+            {"message": str(refused)},
+            status=refused.http_status,
         )
     return render(
         request,

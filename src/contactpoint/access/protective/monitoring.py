@@ -63,6 +63,10 @@ class LookupKind(StrEnum):
     SEARCH = "search"
     VIEW = "view"
     REPORT = "report"
+    # A data-quality officer opening a match review item, which shows each candidate child's
+    # record: counted like any lookup, but not a view by ContactPoint ID (no ID-walking rule)
+    # nor a search (no criteria to sweep).
+    REVIEW = "review"
 
 
 class Viewer(Protocol):
