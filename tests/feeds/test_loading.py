@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from contactpoint.feeds.models import (
     LoadRow,
     LoadStatus,
     ReviewItem,
+    ReviewKind,
     SourceRecord,
     SourceSystem,
 )
@@ -32,6 +34,8 @@ from contactpoint.index.models import (
     SchoolEnrolment,
 )
 from contactpoint.index.vocabularies import AddressKind, NameKind
+from contactpoint.shielding.models import ShieldingDecision
+from contactpoint.shielding.vocabularies import DecisionSource
 
 pytestmark = pytest.mark.django_db
 
@@ -410,6 +414,47 @@ def test_an_unrelated_child_born_the_same_day_as_a_shielded_one_is_created_norma
     )
     load = load_file(source=education, path=write_csv(tmp_path / "e.csv", [other])).load
     assert load.rows.get().outcome == "new"
+
+
+def test_a_stranger_resembling_a_shielded_child_is_a_new_child_shielded_as_a_precaution(
+    health: SourceSystem,
+    education: SourceSystem,
+    make_source: Callable[..., SourceSystem],
+    tmp_path: Path,
+) -> None:
+    shielded = _shield_amelia(health, tmp_path)
+    # Another Amelia, born a digit away, with her own surname, home and mother: as like the
+    # shielded child as a child in hiding under a new name would be, and no more.
+    stranger = {
+        "family_name": "Hughes",
+        "date_of_birth": years_ago(7, 3, 5),
+        "address_line_1": "22 Wilmslow Road",
+        "postcode": "M20 2QQ",
+        "carer_1_given_names": "Joanne",
+        "carer_1_family_name": "Hughes",
+    }
+    load = load_file(
+        source=education, path=write_csv(tmp_path / "e.csv", [amelia(**stranger)])
+    ).load
+
+    row = load.rows.get()
+    assert (row.outcome, "precaution" in row.reason) == ("new", True)
+    created = Child.objects.get(contactpoint_id=row.contactpoint_id)
+    assert created.is_shielded and created.pk != shielded.pk
+    item = ReviewItem.objects.get()
+    assert item.kind == ReviewKind.POSSIBLE_DUPLICATE and item.involves_shielded
+    assert {item.child_id, item.other_child_id} == {created.pk, shielded.pk}
+    assert item.local_authority_id == created.responsible_la_id
+    decision = ShieldingDecision.objects.get(child=created)
+    assert decision.source == DecisionSource.SOURCE_SYSTEM and decision.review_on is not None
+
+    # Her next record, from another source, links to her instead of waiting behind her.
+    benefit = make_source("nw-benefit", "child_benefit", ("child", "address", "carers"))
+    again = amelia(source_record_id="CHB-7", school_urn="", school_start_date="", **stranger)
+    later = load_file(source=benefit, path=write_csv(tmp_path / "b.csv", [again])).load
+    assert later.rows.get().outcome == "linked"
+    assert later.rows.get().contactpoint_id == created.contactpoint_id
+    assert Child.objects.count() == 2 and not Child.objects.filter(is_shielded=False).exists()
 
 
 # --- Crashes and resuming ------------------------------------------------------------------

@@ -341,7 +341,7 @@ def test_a_candidate_already_holding_a_record_from_the_same_source_is_a_sibling(
     assert decision.outcome is Outcome.NEW
 
 
-def test_a_weak_resemblance_to_a_shielded_child_goes_to_review_not_to_a_new_child() -> None:
+def test_a_weak_resemblance_to_a_shielded_child_makes_a_child_shielded_as_a_precaution() -> None:
     shielded = candidate(
         1,
         family="Hughes",
@@ -354,7 +354,23 @@ def test_a_weak_resemblance_to_a_shielded_child_goes_to_review_not_to_a_new_chil
     limits = current_model().thresholds
     assert limits.shield_floor < found[0].score.weight < limits.review
     decision = decide(current_model(), found)
-    assert decision.outcome is Outcome.REVIEW and "shielded" in decision.reason
+    assert decision.outcome is Outcome.NEW_SHIELDED and "precaution" in decision.reason
+    assert decision.best is not None and decision.best.child_id == 1
+
+
+def test_a_resemblance_above_the_review_threshold_still_goes_to_review() -> None:
+    shielded = candidate(
+        1,
+        family="Hughes",
+        born=BORN.replace(day=BORN.day + 1),
+        postcode="M14 7QR",
+        is_shielded=True,
+    )
+    found = scored(record(), (shielded, "shielded_near"))
+    limits = current_model().thresholds
+    assert limits.review <= found[0].score.weight < limits.link
+
+    assert decide(current_model(), found).outcome is Outcome.REVIEW
 
 
 def test_a_shielded_stranger_found_only_by_the_sweep_does_not_count() -> None:
@@ -401,13 +417,13 @@ def _in_hiding(**changes: object) -> MatchRecord:
     return candidate(1, **fields)
 
 
-def test_a_shielded_child_whose_identity_agrees_goes_to_review_below_the_floor() -> None:
+def test_a_shielded_child_whose_identity_agrees_counts_below_the_floor() -> None:
     found = scored(record(), (_in_hiding(), "shielded_near"))
     assert found[0].score.weight < current_model().thresholds.shield_floor
 
     decision = decide(current_model(), found)
 
-    assert decision.outcome is Outcome.REVIEW and "shielded" in decision.reason
+    assert decision.outcome is Outcome.NEW_SHIELDED and "shielded" in decision.reason
     assert decision.best is not None and decision.best.child_id == 1
 
 

@@ -97,6 +97,16 @@ _MATCH_LOCK_ID = 0x43504D41  # "CPMA"
 
 ProgressCallback = Callable[[int, int], None]  # (last line done, bytes read so far)
 
+# A new child that resembles a shielded one (matching/decisions.py, Outcome.NEW_SHIELDED). The
+# justification names no other child: it is shown to this child's shielding officers, and the
+# shielded child it resembles may belong to another LA.
+PRECAUTION_JUSTIFICATION = (
+    "Shielded as a precaution when the record was loaded: it resembles a shielded child. "
+    "The data-quality review queue asks whether they are one child."
+)
+PRECAUTION_REASON = "a new record resembles a shielded child: shielded as a precaution; one child?"
+PRECAUTION_NOTE = "shielded as a precaution until a person compares it with a similar record"
+
 
 class LoadRefused(Exception):
     """The load cannot start at all (inactive source, unreadable file)."""
@@ -180,6 +190,9 @@ class _BatchWork:
     # Children (keys as in touched_children/new_children) for whom a source raised its
     # sensitive-record flag in this batch: a new record with the flag, or an update adding it.
     flag_raised: set[int] = field(default_factory=set)
+    # New children shielded as a precaution (key -> the decision naming the shielded child
+    # they resemble, their review LA, and their features for the shield net).
+    precautions: dict[int, tuple[MatchDecision, int, MatchRecord]] = field(default_factory=dict)
 
 
 def parse_raw_row(raw: reading.RawRow, context: RowContext) -> ParsedRow | RowResult:
@@ -604,13 +617,19 @@ class FeedLoader:
                         row.line, row.source_record_id, RowOutcome.REJECTED, NO_RESPONSIBLE_LA
                     )
                 )
-            elif decision.outcome is Outcome.NEW:
+            elif (
+                decision.outcome in (Outcome.NEW, Outcome.NEW_SHIELDED)
+                and row.record.responsible_la_ons_code
+            ):
                 child_key = pending.add(row.match)
                 record.state = SourceRecordState.LINKED
                 work.new_children[child_key] = [row.record]
                 if row.record.is_shielded:
                     work.new_shielded.append((child_key, row.match))
                     work.flag_raised.add(child_key)
+                if decision.outcome is Outcome.NEW_SHIELDED:
+                    la_id = int(self.la_ids[row.record.responsible_la_ons_code])
+                    work.precautions[child_key] = (decision, la_id, row.match)
                 self._attach(record, child_key, None, work)
                 work.results.append(
                     RowResult(
@@ -661,7 +680,10 @@ class FeedLoader:
         notes = list(row.notes)
         if row.record.is_shielded:
             notes.append("the source asks for the record to be shielded")
-        if decision.outcome is Outcome.NEW and decision.best is not None:
+        if decision.outcome is Outcome.NEW_SHIELDED:
+            # Told to the source: it learns of a resemblance, never whom or where.
+            notes.insert(0, PRECAUTION_NOTE)
+        elif decision.outcome is Outcome.NEW and decision.best is not None:
             notes.insert(0, decision.reason)
         return "; ".join(notes)
 
@@ -792,6 +814,7 @@ class FeedLoader:
         MergedChildWriter(feed_sources=self.feed_sources, reference=self.reference).write(writes)
         flagged = sorted(child_id_of(key) or 0 for key in work.flag_raised)
         self._shield_from_flags(flagged)
+        self._shield_as_precaution(work, real)
         for key, match in work.new_shielded:
             self.shield_net.add(real[key][0], match)
         # Existing children a flag has just shielded join the net now, not at its next refresh:
@@ -876,7 +899,7 @@ class FeedLoader:
         officer's decision stands until a source raises the flag again.
         """
         merged = merge_reports(reports, self.precedence)
-        merged.shield_requested = key in work.flag_raised
+        merged.shield_requested = key in work.flag_raised or key in work.precautions
         return merged
 
     def _shield_from_flags(self, child_ids: list[int]) -> None:
@@ -894,6 +917,43 @@ class FeedLoader:
                 justification="",
                 source=DecisionSource.SOURCE_SYSTEM,
                 source_system=self.source.code,
+            )
+
+    def _shield_as_precaution(self, work: _BatchWork, real: dict[int, tuple[int, str]]) -> None:
+        """Record why each precautionary new child is shielded, and ask whether it is the other.
+
+        The shield is a decision due for a shielding officer's review at once (as a source's
+        flag is); the question "are they one child?" goes to the data-quality officers of the
+        new child's LA as a possible-duplicate item. Both in the batch's transaction.
+        """
+        if not work.precautions:
+            return
+        children = Child.objects.in_bulk([real[key][0] for key in work.precautions])
+        for key, (decision, la_id, match) in work.precautions.items():
+            child_id = real[key][0]
+            if key not in work.flag_raised:  # a source's flag already recorded its decision
+                shield_child(
+                    officer=None,
+                    child=children[child_id],
+                    reason="",
+                    justification=PRECAUTION_JUSTIFICATION,
+                    source=DecisionSource.SOURCE_SYSTEM,
+                    source_system=self.source.code,
+                )
+            self.shield_net.add(child_id, match)
+            assert decision.best is not None
+            resembled = decision.best.child_id
+            ReviewItem.objects.create(
+                kind=ReviewKind.POSSIBLE_DUPLICATE,
+                local_authority_id=la_id,
+                child_id=min(child_id, resembled),
+                other_child_id=max(child_id, resembled),
+                candidates=[
+                    {"child_id": resembled, "explanation": decision.best.score.as_dict()},
+                    {"child_id": child_id, "explanation": {}},
+                ],
+                reason=PRECAUTION_REASON,
+                involves_shielded=True,
             )
 
     def _write_reviews(

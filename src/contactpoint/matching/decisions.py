@@ -4,7 +4,13 @@ DESIGN: above the upper threshold a record links; below the lower one it creates
 between them it goes to a data-quality officer. Three rules refine that, each for a reason:
 
 - **Shielding is never lost** (issue 5): if any shielded child was scored against the record,
-  the record may link to its best match or go to review, never become a new child. A shielded
+  the record may link to its best match, go to review, or become a new child *shielded as a
+  precaution* with a possible-duplicate item for a person, never a new unshielded child. A
+  record that resembles a shielded child no more than a stranger would (its best weight below
+  the review threshold) takes the last course: held in review it would keep the child out of the
+  index, and every later record of the same child would pile up behind it in review (on
+  generated feeds, nine in ten such records were strangers who share a given name and a birth
+  date a typing error away with a shielded child). A shielded
   child found only by the broad shielded sweeps counts when it scores above `shield_floor`, or
   when what a family in hiding cannot change agrees whatever the total weight: the given name,
   a date of birth a typing error away, the gender and any NHS number. A refuge brings a new
@@ -65,6 +71,8 @@ class Outcome(StrEnum):
     LINK = "link"
     REVIEW = "review"
     NEW = "new"
+    # A new child, shielded until a person decides whether it is the shielded child it resembles.
+    NEW_SHIELDED = "new_shielded"
 
 
 @dataclass(frozen=True)
@@ -252,8 +260,9 @@ def decide(model: MatchModel, scored: list[ScoredCandidate], *, source: str = ""
         )
     if shielded:
         return MatchDecision(
-            Outcome.REVIEW,
-            "resembles a shielded child: a person must decide (shielding is never lost)",
+            Outcome.NEW_SHIELDED,
+            "resembles a shielded child: created shielded as a precaution until a person "
+            "decides whether they are one child",
             shielded[0],
             tuple({s.child_id: s for s in (*shielded[:3], *shown)}.values())[:5],
         )
