@@ -200,7 +200,17 @@ def evaluate(url: str, directory: Path) -> dict[str, Any]:
     }
     accepted_truth = {k: v for k, v in truth.items() if k not in rejected}
     records = len(truth)
+    # The officers' other work a load leaves: "are these two children one?" items, and
+    # children shielded as a precaution because they resemble a shielded child.
+    from contactpoint.index.models import Child
+    from contactpoint.shielding.models import ShieldingDecision
+
+    possible_duplicates = ReviewItem.objects.filter(kind="possible_duplicate", status="open")
+    precautions = ShieldingDecision.objects.filter(justification__contains="as a precaution")
     return {
+        "possible_duplicate_items": possible_duplicates.count(),
+        "shielded_as_precaution": precautions.values("child").distinct().count(),
+        "shielded_children": Child.objects.filter(is_shielded=True).count(),
         "records": records,
         "children": len(set(truth.values())),
         "outcomes": dict(outcomes),
@@ -475,6 +485,11 @@ def main() -> None:
         f"Review share {accuracy['review_share']:.4%}, rejected {accuracy['rejected_share']:.4%}; "
         f"false pairs {a['false_pairs']:,}, missed pairs {a['missed_pairs']:,}, "
         f"children split {a['children_split']:,}, clusters merging children {a['clusters_merging_children']:,}"
+    )
+    print(
+        f"Possible-duplicate items {accuracy['possible_duplicate_items']:,}; shielded children "
+        f"{accuracy['shielded_children']:,}, of them {accuracy['shielded_as_precaution']:,} "
+        "as a precaution (resembling a shielded child)"
     )
     if args.dedupe:
         d = result["batch_dedupe_duckdb"]

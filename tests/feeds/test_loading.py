@@ -35,6 +35,7 @@ from contactpoint.index.models import (
 )
 from contactpoint.index.vocabularies import AddressKind, NameKind
 from contactpoint.shielding.models import ShieldingDecision
+from contactpoint.shielding.services import is_precaution
 from contactpoint.shielding.vocabularies import DecisionSource
 
 pytestmark = pytest.mark.django_db
@@ -455,6 +456,27 @@ def test_a_stranger_resembling_a_shielded_child_is_a_new_child_shielded_as_a_pre
     assert later.rows.get().outcome == "linked"
     assert later.rows.get().contactpoint_id == created.contactpoint_id
     assert Child.objects.count() == 2 and not Child.objects.filter(is_shielded=False).exists()
+
+    # A third Amelia who resembles the precaution child (a digit from her birth date) but not
+    # the shielded one is an ordinary new child: strangers resembling strangers are not shielded.
+    third = amelia(
+        source_record_id="MCR-88",
+        family_name="Khan",
+        date_of_birth=years_ago(7, 3, 15),
+        address_line_1="3 Kings Road",
+        postcode="M16 9AA",
+        carer_1_given_names="Ayesha",
+        carer_1_family_name="Khan",
+    )
+    last = load_file(source=education, path=write_csv(tmp_path / "e2.csv", [third])).load
+    assert last.rows.get().outcome == "new"
+    assert not Child.objects.get(contactpoint_id=last.rows.get().contactpoint_id).is_shielded
+
+    # A source's own flag on the precaution child is a flag, recorded as such.
+    flagged = amelia(sensitive_record="yes", **stranger)
+    load_file(source=education, path=write_csv(tmp_path / "e3.csv", [flagged]))
+    latest = ShieldingDecision.objects.filter(child=created).order_by("-decided_at", "-pk")[0]
+    assert not is_precaution(latest) and latest.source == DecisionSource.SOURCE_SYSTEM
 
 
 # --- Crashes and resuming ------------------------------------------------------------------

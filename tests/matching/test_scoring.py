@@ -358,6 +358,22 @@ def test_a_weak_resemblance_to_a_shielded_child_makes_a_child_shielded_as_a_prec
     assert decision.best is not None and decision.best.child_id == 1
 
 
+def test_a_child_shielded_only_as_a_precaution_counts_as_any_other_candidate() -> None:
+    stranger = candidate(
+        1,
+        family="Hughes",
+        born=dt.date(2018, 3, 5),
+        postcode="M14 7QR",
+        carers=(),
+        is_shielded=True,
+    )
+    stranger.extra["precaution"] = True
+    found = scored(record(), (stranger, "shielded_near"))
+    assert found[0].score.weight < current_model().thresholds.review
+
+    assert decide(current_model(), found).outcome is Outcome.NEW
+
+
 def test_a_resemblance_above_the_review_threshold_still_goes_to_review() -> None:
     shielded = candidate(
         1,

@@ -85,7 +85,8 @@ from contactpoint.matching.features import MatchRecord
 from contactpoint.matching.model import MatchModel, current_model
 from contactpoint.matching.pending import PendingChildren
 from contactpoint.matching.shield import ShieldNet
-from contactpoint.shielding.services import shield_child
+from contactpoint.shielding.selectors import shielded_only_as_a_precaution
+from contactpoint.shielding.services import shield_as_precaution, shield_child
 from contactpoint.shielding.vocabularies import DecisionSource
 
 logger = logging.getLogger(__name__)
@@ -97,13 +98,7 @@ _MATCH_LOCK_ID = 0x43504D41  # "CPMA"
 
 ProgressCallback = Callable[[int, int], None]  # (last line done, bytes read so far)
 
-# A new child that resembles a shielded one (matching/decisions.py, Outcome.NEW_SHIELDED). The
-# justification names no other child: it is shown to this child's shielding officers, and the
-# shielded child it resembles may belong to another LA.
-PRECAUTION_JUSTIFICATION = (
-    "Shielded as a precaution when the record was loaded: it resembles a shielded child. "
-    "The data-quality review queue asks whether they are one child."
-)
+# A new child that resembles a shielded one (matching/decisions.py, Outcome.NEW_SHIELDED).
 PRECAUTION_REASON = "a new record resembles a shielded child: shielded as a precaution; one child?"
 PRECAUTION_NOTE = "shielded as a precaution until a person compares it with a similar record"
 
@@ -191,8 +186,8 @@ class _BatchWork:
     # sensitive-record flag in this batch: a new record with the flag, or an update adding it.
     flag_raised: set[int] = field(default_factory=set)
     # New children shielded as a precaution (key -> the decision naming the shielded child
-    # they resemble, their review LA, and their features for the shield net).
-    precautions: dict[int, tuple[MatchDecision, int, MatchRecord]] = field(default_factory=dict)
+    # they resemble, and the LA whose officers are asked whether they are one child).
+    precautions: dict[int, tuple[MatchDecision, int]] = field(default_factory=dict)
 
 
 def parse_raw_row(raw: reading.RawRow, context: RowContext) -> ParsedRow | RowResult:
@@ -580,6 +575,10 @@ class FeedLoader:
             wanted.update(candidates[index])
         profiles = load_profiles(wanted)
         self._add_source_facts(profiles)
+        for child_id in shielded_only_as_a_precaution(
+            [cid for cid, p in profiles.items() if p.is_shielded]
+        ):
+            profiles[child_id].extra["precaution"] = True
         pending = PendingChildren(source=self.source.code)
 
         for index, row in enumerate(rows):
@@ -629,7 +628,7 @@ class FeedLoader:
                     work.flag_raised.add(child_key)
                 if decision.outcome is Outcome.NEW_SHIELDED:
                     la_id = int(self.la_ids[row.record.responsible_la_ons_code])
-                    work.precautions[child_key] = (decision, la_id, row.match)
+                    work.precautions[child_key] = (decision, la_id)
                 self._attach(record, child_key, None, work)
                 work.results.append(
                     RowResult(
@@ -924,23 +923,16 @@ class FeedLoader:
 
         The shield is a decision due for a shielding officer's review at once (as a source's
         flag is); the question "are they one child?" goes to the data-quality officers of the
-        new child's LA as a possible-duplicate item. Both in the batch's transaction.
+        new child's LA as a possible-duplicate item. Both in the batch's transaction. The child
+        stays out of the shield net: it is not the child in hiding the net looks for.
         """
         if not work.precautions:
             return
         children = Child.objects.in_bulk([real[key][0] for key in work.precautions])
-        for key, (decision, la_id, match) in work.precautions.items():
+        for key, (decision, la_id) in work.precautions.items():
             child_id = real[key][0]
             if key not in work.flag_raised:  # a source's flag already recorded its decision
-                shield_child(
-                    officer=None,
-                    child=children[child_id],
-                    reason="",
-                    justification=PRECAUTION_JUSTIFICATION,
-                    source=DecisionSource.SOURCE_SYSTEM,
-                    source_system=self.source.code,
-                )
-            self.shield_net.add(child_id, match)
+                shield_as_precaution(child=children[child_id], source_system=self.source.code)
             assert decision.best is not None
             resembled = decision.best.child_id
             ReviewItem.objects.create(

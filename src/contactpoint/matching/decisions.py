@@ -169,7 +169,12 @@ def decide(model: MatchModel, scored: list[ScoredCandidate], *, source: str = ""
     if not relevant:
         return MatchDecision(Outcome.NEW, "no candidate", None, ())
     best = relevant[0]
-    shielded = [s for s in relevant if s.candidate.is_shielded]
+    # A child shielded only as matching's precaution resembled a shielded child, whom the shield
+    # net compares with this record directly: it counts as any other candidate (else strangers
+    # who resemble strangers would be shielded, without end).
+    shielded = [
+        s for s in relevant if s.candidate.is_shielded and not s.candidate.extra.get("precaution")
+    ]
     # A twin can outweigh the child itself (it may have more fields on record), so among the
     # candidates above the link threshold, those whose names agree come first.
     named = [s for s in relevant if s.score.weight >= limits.link and s.names_agree]

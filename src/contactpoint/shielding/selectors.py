@@ -31,6 +31,7 @@ from contactpoint.shielding.models import (
 )
 from contactpoint.shielding.vocabularies import (
     CASE_QUEUE_CAP,
+    PRECAUTION_JUSTIFICATION,
     REVIEW_QUEUE_CAP,
     REVIEW_SOON_DAYS,
     ContactRequestStatus,
@@ -161,6 +162,21 @@ def latest_decisions(child_ids: list[int]) -> dict[int, ShieldingDecision]:
         for d in ShieldingDecision.objects.filter(
             child_id__in=child_ids, pk=Subquery(newest.values("pk")[:1])
         )
+    }
+
+
+def shielded_only_as_a_precaution(child_ids: list[int]) -> set[int]:
+    """The children among these whose shield is only matching's precaution (no flag, no officer).
+
+    Matching compares records with them as with any child: each resembled a shielded child,
+    which the shield net still compares every record with directly, so treating them as
+    shielded too would only shield strangers who resemble strangers.
+    """
+    return {
+        child_id
+        for child_id, decision in latest_decisions(child_ids).items()
+        if decision.source == DecisionSource.SOURCE_SYSTEM
+        and decision.justification == PRECAUTION_JUSTIFICATION
     }
 
 

@@ -65,6 +65,7 @@ from contactpoint.shielding.vocabularies import (
     MAX_REVIEW_MONTHS,
     NOT_A_REASON,
     OFFICER_REASONS,
+    PRECAUTION_JUSTIFICATION,
     ContactRequestStatus,
     DecisionKind,
     DecisionSource,
@@ -315,7 +316,12 @@ def _shield_from_source(
     with transaction.atomic():
         locked = _lock(child)
         latest = _latest(locked)
-        if locked.is_shielded and latest is not None and latest.keeps_shield:
+        if (
+            locked.is_shielded
+            and latest is not None
+            and latest.keeps_shield
+            and not (is_precaution(latest) and justification != PRECAUTION_JUSTIFICATION)
+        ):
             child.is_shielded = True
             return latest  # already shielded for a recorded reason: the flag adds nothing
         decision = _decision(
@@ -340,6 +346,29 @@ def _shield_from_source(
         )
     child.is_shielded = True
     return decision
+
+
+def shield_as_precaution(*, child: Child, source_system: str) -> ShieldingDecision:
+    """Shield a new child that resembles a shielded one, pending an officer's review.
+
+    Matching's course for a record that resembles a shielded child no more than a stranger
+    would (issue 5, item 5: never a new unshielded child). Recorded as the loading source's
+    decision, due for review at once; a source's own flag later still counts as a flag.
+    """
+    return _shield_from_source(
+        child=child,
+        source_system=source_system,
+        justification=PRECAUTION_JUSTIFICATION,
+        ip_address=None,
+    )
+
+
+def is_precaution(decision: ShieldingDecision) -> bool:
+    """Whether this decision is matching's precaution rather than a flag or an officer's."""
+    return (
+        decision.source == DecisionSource.SOURCE_SYSTEM
+        and decision.justification == PRECAUTION_JUSTIFICATION
+    )
 
 
 def review_shield(

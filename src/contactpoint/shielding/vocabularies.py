@@ -26,6 +26,14 @@ class ShieldingReason(models.TextChoices):
     SOURCE_FLAG = "source_flag", "Flagged sensitive by a source system, awaiting review"
 
 
+# The justification matching records when it shields a new child as a precaution because it
+# resembles a shielded child (feeds.loading; matching.decisions, Outcome.NEW_SHIELDED). It names
+# no other child: it is shown to this child's officers, and the other may belong to another LA.
+PRECAUTION_JUSTIFICATION = (
+    "Shielded as a precaution when the record was loaded: it resembles a shielded child. "
+    "The data-quality review queue asks whether they are one child."
+)
+
 # The reasons a shielding officer may give.
 OFFICER_REASONS: tuple[str, ...] = (
     ShieldingReason.REFUGE,
