@@ -35,7 +35,6 @@ from contactpoint.index.models import (
 )
 from contactpoint.index.vocabularies import AddressKind, NameKind
 from contactpoint.shielding.models import ShieldingDecision
-from contactpoint.shielding.services import is_precaution
 from contactpoint.shielding.vocabularies import DecisionSource
 
 pytestmark = pytest.mark.django_db
@@ -476,7 +475,7 @@ def test_a_stranger_resembling_a_shielded_child_is_a_new_child_shielded_as_a_pre
     flagged = amelia(sensitive_record="yes", **stranger)
     load_file(source=education, path=write_csv(tmp_path / "e3.csv", [flagged]))
     latest = ShieldingDecision.objects.filter(child=created).order_by("-decided_at", "-pk")[0]
-    assert not is_precaution(latest) and latest.source == DecisionSource.SOURCE_SYSTEM
+    assert not latest.is_precaution and latest.source == DecisionSource.SOURCE_SYSTEM
 
 
 # --- Crashes and resuming ------------------------------------------------------------------

@@ -21,6 +21,7 @@ from contactpoint.shielding.vocabularies import (
     BREAK_GLASS_REASON_MAX_LENGTH,
     JUSTIFICATION_MAX_LENGTH,
     OFFICER_REASONS,
+    PRECAUTION_JUSTIFICATION,
     ContactRequestStatus,
     DecisionKind,
     DecisionSource,
@@ -97,6 +98,14 @@ class ShieldingDecision(models.Model):
     @property
     def keeps_shield(self) -> bool:
         return self.kind != DecisionKind.UNSHIELD
+
+    @property
+    def is_precaution(self) -> bool:
+        """Matching's precaution (shielding.services.shield_as_precaution), not a flag or an officer's."""
+        return (
+            self.source == DecisionSource.SOURCE_SYSTEM
+            and self.justification == PRECAUTION_JUSTIFICATION
+        )
 
 
 class ShieldingRequest(models.Model):

@@ -31,7 +31,6 @@ from contactpoint.shielding.models import (
 )
 from contactpoint.shielding.vocabularies import (
     CASE_QUEUE_CAP,
-    PRECAUTION_JUSTIFICATION,
     REVIEW_QUEUE_CAP,
     REVIEW_SOON_DAYS,
     ContactRequestStatus,
@@ -175,8 +174,7 @@ def shielded_only_as_a_precaution(child_ids: list[int]) -> set[int]:
     return {
         child_id
         for child_id, decision in latest_decisions(child_ids).items()
-        if decision.source == DecisionSource.SOURCE_SYSTEM
-        and decision.justification == PRECAUTION_JUSTIFICATION
+        if decision.is_precaution
     }
 
 

@@ -320,7 +320,7 @@ def _shield_from_source(
             locked.is_shielded
             and latest is not None
             and latest.keeps_shield
-            and not (is_precaution(latest) and justification != PRECAUTION_JUSTIFICATION)
+            and not (latest.is_precaution and justification != PRECAUTION_JUSTIFICATION)
         ):
             child.is_shielded = True
             return latest  # already shielded for a recorded reason: the flag adds nothing
@@ -360,14 +360,6 @@ def shield_as_precaution(*, child: Child, source_system: str) -> ShieldingDecisi
         source_system=source_system,
         justification=PRECAUTION_JUSTIFICATION,
         ip_address=None,
-    )
-
-
-def is_precaution(decision: ShieldingDecision) -> bool:
-    """Whether this decision is matching's precaution rather than a flag or an officer's."""
-    return (
-        decision.source == DecisionSource.SOURCE_SYSTEM
-        and decision.justification == PRECAUTION_JUSTIFICATION
     )
 
 
