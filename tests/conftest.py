@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -22,6 +23,30 @@ def _fast_password_hashing(request: pytest.FixtureRequest, settings: Any) -> Non
     """Argon2 is deliberately slow; tests use MD5 unless marked @pytest.mark.real_hasher."""
     if request.node.get_closest_marker("real_hasher") is None:
         settings.PASSWORD_HASHERS = FAST_HASHERS
+
+
+@pytest.fixture(autouse=True)
+def _quota_keys_of_this_test_alone(settings: Any) -> Iterator[None]:
+    """With REDIS_URL set, each test counts quotas under a Redis key prefix of its own.
+
+    Test databases restart their id sequences, so without this a person in one run shares the
+    Redis counters of the person with the same id in an earlier run that day.
+    """
+    url = str(getattr(settings, "REDIS_URL", "") or "")
+    if not url:
+        yield
+        return
+    prefix = f"contactpoint-test:{uuid.uuid4().hex[:12]}"
+    settings.CONTACTPOINT_QUOTA_KEY_PREFIX = prefix
+    yield
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=0.3)
+        for key in client.scan_iter(f"{prefix}:*", count=1000):
+            client.delete(key)
+    except redis.RedisError:
+        pass  # a test that stopped Redis on purpose; its keys expire within two days
 
 
 @pytest.fixture(autouse=True)
