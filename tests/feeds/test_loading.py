@@ -397,6 +397,40 @@ def test_a_shielded_child_stays_shielded_when_an_unflagged_source_links_to_it(
     assert Child.objects.get(pk=shielded.pk).is_shielded
 
 
+def test_a_stranger_resembling_a_child_flagged_earlier_in_the_same_batch_loads_in_that_batch(
+    education: SourceSystem, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The possible-duplicate item names the flagged child by its id, not by the placeholder
+    it had before the batch was written (that failed the batch, and it loaded row by row)."""
+    flagged = amelia(
+        source_record_id="MCR-1",
+        date_of_birth=SHIELDED_DOB,
+        sensitive_record="yes",
+        school_urn="",
+        school_start_date="",
+    )
+    stranger = amelia(
+        source_record_id="MCR-2",
+        family_name="Hughes",
+        date_of_birth=years_ago(7, 3, 5),
+        address_line_1="22 Wilmslow Road",
+        postcode="M20 2QQ",
+        carer_1_given_names="Joanne",
+        carer_1_family_name="Hughes",
+    )
+    with caplog.at_level("ERROR", logger="contactpoint.feeds.loading"):
+        load = load_file(source=education, path=write_csv(tmp_path / "e.csv", [flagged, stranger]))
+    assert "retrying row by row" not in caplog.text
+    assert [(line, outcome) for line, outcome, _ in outcomes(load.load)] == [(2, "new"), (3, "new")]
+    first, second = (
+        Child.objects.get(contactpoint_id=r.contactpoint_id)
+        for r in load.load.rows.order_by("line")
+    )
+    assert first.is_shielded and second.is_shielded
+    item = ReviewItem.objects.get(kind=ReviewKind.POSSIBLE_DUPLICATE)
+    assert {item.child_id, item.other_child_id} == {first.pk, second.pk}
+
+
 def test_an_unrelated_child_born_the_same_day_as_a_shielded_one_is_created_normally(
     health: SourceSystem, education: SourceSystem, tmp_path: Path
 ) -> None:

@@ -580,6 +580,9 @@ class FeedLoader:
         ):
             profiles[child_id].extra["precaution"] = True
         pending = PendingChildren(source=self.source.code)
+        # Children a source flagged earlier in this batch, searched as loosely as the shield
+        # net searches the index: they join the net only once the batch is written.
+        flagged_in_batch = ShieldNet(refresh_seconds=float("inf"))
 
         for index, row in enumerate(rows):
             assert row.record is not None and row.match is not None
@@ -587,6 +590,12 @@ class FeedLoader:
                 (profiles[cid], rule) for cid, rule in candidates[index].items() if cid in profiles
             ]
             found.extend(pending.candidates(row.match))
+            seen = {record.child_id for record, _ in found}
+            found.extend(
+                (pending.record(key), "shielded_near")
+                for key in flagged_in_batch.candidates(row.match)
+                if key not in seen
+            )
             scored = score_candidates(self.model, row.match, found)
             decision = decide(self.model, scored, source=self.source.code)
             weight = decision.best.score.weight if decision.best else None
@@ -626,6 +635,7 @@ class FeedLoader:
                 if row.record.is_shielded:
                     work.new_shielded.append((child_key, row.match))
                     work.flag_raised.add(child_key)
+                    flagged_in_batch.add(child_key, row.match)
                 if decision.outcome is Outcome.NEW_SHIELDED:
                     la_id = int(self.la_ids[row.record.responsible_la_ons_code])
                     work.precautions[child_key] = (decision, la_id)
@@ -934,7 +944,9 @@ class FeedLoader:
             if key not in work.flag_raised:  # a source's flag already recorded its decision
                 shield_as_precaution(child=children[child_id], source_system=self.source.code)
             assert decision.best is not None
+            # The shielded child may be new in this very batch: then it has a placeholder key.
             resembled = decision.best.child_id
+            resembled = real[resembled][0] if resembled in real else resembled
             ReviewItem.objects.create(
                 kind=ReviewKind.POSSIBLE_DUPLICATE,
                 local_authority_id=la_id,

@@ -59,5 +59,8 @@ class PendingChildren:
                 found.setdefault(key, f"batch_{block[0]}")
         return [(self._records[key], rule) for key, rule in found.items()]
 
+    def record(self, key: int) -> MatchRecord:
+        return self._records[key]
+
     def __len__(self) -> int:
         return len(self._records)
