@@ -1,6 +1,7 @@
 """Benchmark feeds and matching: accuracy against ground truth, review share, load throughput.
 
     .venv/bin/python benchmarks/matching.py [--children 100000] [--workers 1] [--concurrent] [--dedupe]
+        [--initial-load]
 
 Into a fresh PostgreSQL database (default contactpoint_bench_matching), it migrates, writes the
 dirty synthetic feeds of `--children` children (three sources, about 2.7 records a child, with
@@ -18,6 +19,10 @@ predicted pair):
   not rejected (a rejected row is reported back to its source, not guessed at);
 - the share of records sent to review, and of records rejected;
 - throughput = records / seconds of loading, end to end (read, validate, match, write).
+
+`--initial-load` loads the three files into the empty index with one `contactpoint feeds
+initial-load` (the initial national load: Splink clusters written in bulk, the doubtful rest
+through online matching) and scores the result the same way.
 
 `--dedupe` also clusters the same files in one batch through Splink on DuckDB (the initial
 national load path) and scores those clusters the same way. Figures are printed and written as
@@ -364,6 +369,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--concurrent", action="store_true", help="load the three sources at once")
+    parser.add_argument(
+        "--initial-load",
+        action="store_true",
+        help="load the three files with `feeds initial-load` (clusters in bulk, the rest online) "
+        "instead of one `feeds load` each; --workers is passed to it",
+    )
     parser.add_argument("--workers", type=int, default=1, help="processes per load (default 1)")
     parser.add_argument(
         "--dedupe", action="store_true", help="also batch-dedupe with Splink/DuckDB"
@@ -419,7 +430,42 @@ def main() -> None:
     )
 
     loads: list[dict[str, Any]] = []
-    if args.concurrent:
+    if args.initial_load:
+        process = subprocess.Popen(  # noqa: S603 (our own command)
+            [
+                COMMAND,
+                "feeds",
+                "initial-load",
+                *(f"{code}={directory / f'{code}.csv'}" for code in SOURCES),
+                "--workers",
+                str(args.workers),
+                "--quiet",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        seconds, peaks, server_peak = watch([process])
+        summary = process.stdout.read().strip().splitlines() if process.stdout else []
+        loads.append(
+            {
+                "initial_load": list(SOURCES),
+                "records": total,
+                "seconds": round(seconds, 1),
+                "records_per_second": round(total / seconds),
+                "peak_rss_mib": round(max(peaks.values()) / 2**20),
+                "peak_postgres_rss_mib": round(server_peak / 2**20),
+                "summary": summary,
+            }
+        )
+        print("\n".join(f"  {line}" for line in summary))
+        print(
+            f"  peak memory: loader and its workers {max(peaks.values()) / 2**20:,.0f} MiB, "
+            f"PostgreSQL {server_peak / 2**20:,.0f} MiB"
+        )
+        load_seconds = seconds
+    elif args.concurrent:
         processes = [start_load(env, directory, code, args.workers) for code in SOURCES]
         seconds, peaks, server_peak = watch(processes)
         loads.append(
@@ -467,6 +513,7 @@ def main() -> None:
         "children": args.children,
         "records": total,
         "concurrent": args.concurrent,
+        "initial_load": args.initial_load,
         "workers": args.workers,
         "loads": loads,
         "records_per_second": round(total / load_seconds),

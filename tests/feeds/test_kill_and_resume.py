@@ -9,58 +9,13 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-COMMAND = str(Path(sys.executable).with_name("contactpoint"))
-
-
-@pytest.fixture
-def scratch_database(
-    tmp_path: Path,
-) -> Iterator[tuple[str, Callable[[str], list[tuple[Any, ...]]]]]:
-    """A database URL for the subprocess, and a function that runs a query against it."""
-    base = os.environ.get("DATABASE_URL", "")
-    if base.startswith("postgres"):
-        import psycopg
-
-        name = f"contactpoint_kill_{os.getpid()}"
-        admin = base.rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            connection.execute(f'CREATE DATABASE "{name}"')
-        url = f"{base.rsplit('/', 1)[0]}/{name}"
-
-        def query(sql: str) -> list[tuple[Any, ...]]:
-            with psycopg.connect(url) as connection:
-                return list(connection.execute(sql).fetchall())
-
-        yield url, query
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    else:
-        path = tmp_path / "kill.sqlite3"
-
-        def query(sql: str) -> list[tuple[Any, ...]]:
-            with sqlite3.connect(path, timeout=30) as connection:
-                return list(connection.execute(sql).fetchall())
-
-        yield f"sqlite:///{path}", query
-
-
-def run(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [COMMAND, *args], env=env, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
+from tests.feeds.conftest import COMMAND, run
 
 
 def test_kill_9_mid_load_then_rerun_gives_every_row_once_and_no_duplicate_child(

@@ -202,16 +202,16 @@ def parse_raw_row(raw: reading.RawRow, context: RowContext) -> ParsedRow | RowRe
         )
 
 
-_ParsedBatch = tuple[list[ParsedRow | RowResult], dict[int, str]]
+ParsedBatch = tuple[list[ParsedRow | RowResult], dict[int, str]]
 _parser_context: RowContext | None = None  # set in each parsing process by its initializer
 
 
-def _init_parser(context: RowContext) -> None:
+def init_parsing_process(context: RowContext) -> None:
     global _parser_context
     _parser_context = context
 
 
-def _parse_batch(
+def parse_batch_in_process(
     raws: list[reading.RawRow],
 ) -> tuple[list[ParsedRow | RowResult], dict[int, str]]:
     """Runs in a parsing process: validation touches no database, so it can run ahead.
@@ -298,13 +298,13 @@ class FeedLoader:
         with ProcessPoolExecutor(
             max_workers=self.workers - 1,
             mp_context=multiprocessing.get_context("fork"),
-            initializer=_init_parser,
+            initializer=init_parsing_process,
             initargs=(self.context,),
         ) as pool:
             # A bounded window of batches in flight keeps memory flat on a 2 GB file.
-            window: deque[tuple[list[reading.RawRow], Future[_ParsedBatch]]] = deque()
+            window: deque[tuple[list[reading.RawRow], Future[ParsedBatch]]] = deque()
             for raws in self._raw_batches(rows):
-                window.append((raws, pool.submit(_parse_batch, raws)))
+                window.append((raws, pool.submit(parse_batch_in_process, raws)))
                 if len(window) > self.workers:
                     done, future = window.popleft()
                     yield done, *future.result()

@@ -18,7 +18,7 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -404,6 +404,8 @@ class DedupeResult:
     pairs_linked: int
     seconds: float
     backend: str
+    # Every pair scored at or above the review threshold: (unique_id_l, unique_id_r, weight).
+    pairs: list[tuple[str, str, float]] = field(default_factory=list)
 
 
 def dedupe_table(
@@ -465,7 +467,11 @@ def dedupe_table(
         str(row["unique_id"]): str(row["cluster_id"]) for row in clusters_frame.as_record_list()
     }
     linked = sum(1 for row in scored if row["match_weight"] >= weight)
-    return DedupeResult(clusters, len(scored), linked, time.monotonic() - started, backend)
+    pairs = [
+        (str(row["unique_id_l"]), str(row["unique_id_r"]), float(row["match_weight"]))
+        for row in scored
+    ]
+    return DedupeResult(clusters, len(scored), linked, time.monotonic() - started, backend, pairs)
 
 
 def records_to_table(records: Sequence[tuple[str, MatchRecord]]) -> pa.Table:

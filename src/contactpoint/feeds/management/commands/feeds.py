@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from contactpoint.access.models import Organisation
+from contactpoint.feeds.initial import InitialFile, initial_load
 from contactpoint.feeds.loading import LoadRefused, load_file, write_report
 from contactpoint.feeds.models import FeedLoad, SourceSystem, SourceSystemKind
 from contactpoint.feeds.reading import FeedFormat
@@ -29,6 +32,7 @@ SCHEMA_PATH = Path("docs/feed-schema.json")
 class Command(BaseCommand):
     help = (
         "Source feeds. Subcommands: load (a CSV or JSON Lines file from a registered source), "
+        "initial-load (the first files of several sources into an empty index, clustered), "
         "report (a finished load's report as CSV), register (a new source system), "
         "register-synthetic (the sources of `contactpoint generate_feeds`), rotate-credential, "
         "sources (list them), schema (write the feed JSON Schema). "
@@ -77,6 +81,45 @@ class Command(BaseCommand):
             "pays only when a core is otherwise idle",
         )
         load.add_argument("--quiet", action="store_true", help="no progress bar")
+
+        initial = sub.add_parser(
+            "initial-load",
+            help="the initial national load: several sources' files into an empty index",
+            description=(
+                "Load the first file of each source into an empty index: every file is read "
+                "and validated, all records are clustered at once through Splink on DuckDB, "
+                "clusters nothing is doubtful about are written in bulk, and every other row "
+                "(rejected, shielded or resembling a shielded record, in the review band, "
+                "two records from one source) goes through the same matching as `feeds load`, "
+                "in the order the files are given. Each file gets its own load report. If "
+                "interrupted, run the same command again: the rows not yet reported load online."
+            ),
+        )
+        initial.add_argument(
+            "files",
+            nargs="+",
+            metavar="SOURCE=FILE",
+            help="a source system's code and its file, e.g. nw-health=health.csv",
+        )
+        initial.add_argument(
+            "--reports-dir",
+            type=Path,
+            help="where to write each load report CSV (default: beside each file)",
+        )
+        initial.add_argument(
+            "--chunk",
+            type=int,
+            default=2000,
+            help="clusters written per transaction (default 2000)",
+        )
+        initial.add_argument(
+            "--workers",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="processes that validate rows, then check and write clusters (default: one "
+            "per core; writing in several needs PostgreSQL)",
+        )
+        initial.add_argument("--quiet", action="store_true", help="no progress lines")
 
         report = sub.add_parser(
             "report",
@@ -175,6 +218,56 @@ class Command(BaseCommand):
             f"{load.rows_unchanged:,} unchanged, {load.rows_rejected:,} rejected."
         )
         self.stdout.write(f"Report: {report_path}")
+
+    def _initial_load(self, options: dict[str, Any]) -> None:
+        files: list[InitialFile] = []
+        for item in options["files"]:
+            code, sep, name = item.partition("=")
+            if not sep or not code or not name:
+                raise CommandError(f"{item!r}: give each file as SOURCE=FILE")
+            files.append(InitialFile(self._source(code), Path(name)))
+        quiet = options["verbosity"] == 0 or options["quiet"]
+        last: dict[str, float] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            now = time.monotonic()
+            if quiet or (now - last.get(phase, 0.0) < 2.0 and done != total):
+                return
+            last[phase] = now
+            of = f" of {total:,}" if total else ""
+            self.stderr.write(f"{phase}: {done:,}{of}")
+
+        try:
+            result = initial_load(
+                files,
+                chunk=max(1, options["chunk"]),
+                progress=progress,
+                workers=max(1, options["workers"]),
+            )
+        except LoadRefused as error:
+            raise CommandError(str(error)) from error
+        if result.resumed:
+            self.stdout.write("Resumed an interrupted initial load: the rest loaded online.")
+        else:
+            held = ", ".join(f"{n:,} {why}" for why, n in result.held_back.most_common())
+            self.stdout.write(
+                f"Clustered: {result.bulk_children:,} children from {result.bulk_records:,} "
+                f"records written in bulk; {result.online_records:,} rows loaded online "
+                f"(clusters held back: {held or 'none'})."
+            )
+        timing = ", ".join(f"{phase} {seconds:.1f}s" for phase, seconds in result.seconds.items())
+        self.stdout.write(f"Time: {timing}.")
+        for item, load in zip(files, result.loads, strict=True):
+            directory = options["reports_dir"] or item.path.parent
+            report_path = directory / (item.path.name + ".report.csv")
+            with report_path.open("w", newline="", encoding="utf-8") as handle:
+                write_report(load, handle)
+            self.stdout.write(
+                f"Load {load.pk} of {item.path.name} from {item.source.code}: "
+                f"{load.rows_new:,} new, {load.rows_linked:,} linked, "
+                f"{load.rows_review:,} to review, {load.rows_unchanged:,} unchanged, "
+                f"{load.rows_rejected:,} rejected. Report: {report_path}"
+            )
 
     def _report(self, options: dict[str, Any]) -> None:
         load = FeedLoad.objects.filter(pk=options["load_id"]).first()

@@ -1,0 +1,580 @@
+"""The initial national load: many whole files into an empty index, clusters first.
+
+Online loading (loading.py) decides each record against the index as it stands, which is
+right for a day's changes but costs a candidate search and a rebuild per record. Into an empty
+index the whole population can be clustered at once (issue 5, item 8): Splink on DuckDB scores
+every blocked pair of every file in one pass, and a cluster that nothing about it is doubtful is
+written as one new child in bulk. Everything doubtful goes through the online loader, after the
+bulk, record by record, with every rule it applies:
+
+- a cluster with two records from one source (a source holds one record a child: transitive
+  clustering is how strangers are chained together) or whose records the online decision
+  would not link one after another (decisions.decide, member against earlier members);
+- a cluster with a record the source asks to be shielded, or one that resembles such a record
+  as the shield net would find it (shield.ShieldNet), so shielding works exactly as online;
+- a cluster with a pair in the review band to a record outside it (a person may be needed);
+- a record that is not a plain upsert, has no responsible local authority, or repeats a source
+  record ID within its file.
+
+Each file has its own FeedLoad and load report; bulk rows are reported as new (the record that
+starts the child: the earliest in the order the files are given) or linked. Bulk clusters are
+written in chunks, each in one transaction with its report rows. After an interruption the same
+command resumes: every row not yet reported goes through the online loader.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import itertools
+import json
+import logging
+import multiprocessing
+import time
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import connection, connections, transaction
+from django.db.models import F
+
+from contactpoint.audit.services import record_event
+from contactpoint.feeds import reading
+from contactpoint.feeds.loading import (
+    FeedLoader,
+    LoadRefused,
+    ParsedBatch,
+    file_digest,
+    init_parsing_process,
+    parse_batch_in_process,
+    parse_raw_row,
+    row_context,
+    start_or_resume_load,
+)
+from contactpoint.feeds.models import (
+    FeedLoad,
+    LoadChannel,
+    LoadRow,
+    LoadStatus,
+    RowOutcome,
+    SourceRecord,
+    SourceRecordState,
+    SourceSystem,
+)
+from contactpoint.feeds.precedence import current_precedence
+from contactpoint.feeds.schema import EventType
+from contactpoint.feeds.serialise import record_to_json
+from contactpoint.feeds.validation import ParsedRow, RowContext
+from contactpoint.index.linkage import (
+    ChildWrite,
+    MergedChildWriter,
+    ReferenceMaps,
+    insert_rows,
+    merge_reports,
+    reserve_children,
+)
+from contactpoint.index.models import Child
+from contactpoint.matching.decisions import Outcome, ScoredCandidate, decide, score_candidates
+from contactpoint.matching.features import MatchRecord
+from contactpoint.matching.model import MatchModel, current_model
+from contactpoint.matching.shield import ShieldNet
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CHUNK = 2000  # clusters written per transaction
+READ_BATCH = 2000  # rows validated per task
+BULK_REASON = "initial load: one child from the records clustered with it"
+
+# (phase, done, total): phases "reading", "clustering", "writing", then "online <source>".
+InitialProgress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class InitialFile:
+    source: SourceSystem
+    path: Path
+
+
+@dataclass
+class _Member:
+    order: int  # position of its file in the load order
+    load: FeedLoad
+    row: ParsedRow
+    report_json: str = ""  # the report as SourceRecord.report stores it, if encoded already
+    link: ScoredCandidate | None = None  # a later member's best score against earlier ones
+
+    @property
+    def uid(self) -> str:
+        return f"{self.order}:{self.row.source_record_id}"
+
+
+@dataclass
+class InitialLoadResult:
+    loads: list[FeedLoad]
+    bulk_children: int = 0
+    bulk_records: int = 0
+    online_records: int = 0
+    resumed: bool = False
+    # Why clusters went to the online loader, by reason (for the operator and the benchmark).
+    held_back: Counter[str] = field(default_factory=Counter)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Written:
+    """What checking and writing one chunk of candidate clusters did."""
+
+    clusters: int
+    children: int = 0
+    records: int = 0
+    held_back: Counter[str] = field(default_factory=Counter)
+
+
+_running: InitialLoad | None = None  # the load whose chunks forked writers check and write
+
+
+def _check_and_write_in_process(index: int) -> _Written:
+    """Runs in a forked writer: the load and its chunks are inherited, not sent."""
+    assert _running is not None
+    return _running._check_and_write(index)
+
+
+def _place(member: _Member) -> tuple[int, int]:
+    """Where the record comes in the load order: its file's position, then its line."""
+    return (member.order, member.row.line)
+
+
+class InitialLoad:
+    """One initial load of `files`, in the order given (see the module docstring)."""
+
+    def __init__(
+        self,
+        files: Sequence[InitialFile],
+        *,
+        model: MatchModel | None = None,
+        chunk: int = DEFAULT_CHUNK,
+        progress: InitialProgress | None = None,
+        started_by_id: int | None = None,
+        workers: int = 1,
+    ) -> None:
+        if not files:
+            raise LoadRefused("an initial load needs at least one file")
+        if len({f.source.pk for f in files}) != len(files):
+            raise LoadRefused("an initial load takes one file per source system")
+        self.files = list(files)
+        self.model = model or current_model()
+        self.chunk = max(1, chunk)
+        self.progress = progress or (lambda phase, done, total: None)
+        self.started_by_id = started_by_id
+        self.workers = max(1, workers)
+        self.precedence = current_precedence()
+        self.feed_sources = list(SourceSystem.objects.values_list("code", flat=True))
+        self._flagged = ShieldNet(refresh_seconds=float("inf"))
+        self._flagged_records: dict[int, tuple[MatchRecord, tuple[int, int]]] = {}
+        self._chunks: list[tuple[list[list[_Member]], list[tuple[int, str]]]] = []
+        self._writer: MergedChildWriter | None = None
+
+    # --- the whole load ----------------------------------------------------------------------------
+
+    def run(self) -> InitialLoadResult:
+        loads, resumed = self._start()
+        result = InitialLoadResult(loads=loads, resumed=resumed)
+        if not resumed:
+            started = time.monotonic()
+            members = self._read(loads)
+            result.seconds["reading"] = time.monotonic() - started
+            started = time.monotonic()
+            candidates, result.held_back = self._plan(members)
+            del members
+            result.seconds["clustering"] = time.monotonic() - started
+            started = time.monotonic()
+            for written in self._write_bulk(candidates):
+                result.bulk_children += written.children
+                result.bulk_records += written.records
+                result.held_back.update(written.held_back)
+            result.seconds["checking and writing"] = time.monotonic() - started
+        started = time.monotonic()
+        finished = []
+        for item, load in zip(self.files, loads, strict=True):
+            load.refresh_from_db()
+            finished.append(self._load_the_rest(item, load, result))
+        result.loads = finished
+        result.seconds["online"] = time.monotonic() - started
+        return result
+
+    def _start(self) -> tuple[list[FeedLoad], bool]:
+        """A FeedLoad per file: unfinished ones resumed, or new ones into an empty index."""
+        digests = []
+        for item in self.files:
+            if not item.path.is_file():
+                raise LoadRefused(f"{item.path} is not a file")
+            with item.path.open("rb") as handle:
+                digests.append(file_digest(handle))
+        unfinished = [
+            FeedLoad.objects.filter(
+                source=item.source, file_sha256=sha, status=LoadStatus.RUNNING
+            ).exists()
+            for item, (sha, _) in zip(self.files, digests, strict=True)
+        ]
+        if not any(unfinished) and (Child.objects.exists() or SourceRecord.objects.exists()):
+            raise LoadRefused(
+                "the index already holds children: an initial load is for an empty index "
+                "(load these files with `contactpoint feeds load`, which matches each record "
+                "against what is there)"
+            )
+        loads = [
+            start_or_resume_load(
+                source=item.source,
+                file_name=item.path.name,
+                sha256=sha,
+                size=size,
+                feed_format=reading.guess_format(item.path),
+                channel=LoadChannel.COMMAND,
+                started_by_id=self.started_by_id,
+            )[0]
+            for item, (sha, size) in zip(self.files, digests, strict=True)
+        ]
+        return loads, any(unfinished)
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def _read(self, loads: Sequence[FeedLoad]) -> list[_Member]:
+        """Every valid row of every file (rejected rows are left for the online loader).
+
+        With three workers or more, rows are validated (and their reports encoded) in all but
+        one of them while this one reads the file and collects them in order. With two, taking
+        the parsed rows back from another process cost this one more than parsing them (on the
+        2-core machine of the benchmark: 11.5 s against 7.1 s for 60,000 rows).
+        """
+        members: list[_Member] = []
+        for order, (item, load) in enumerate(zip(self.files, loads, strict=True)):
+            context = row_context(item.source, load)
+            for parsed, encoded in self._parsed_batches(item.path, context):
+                for row in parsed:
+                    if isinstance(row, ParsedRow):
+                        members.append(_Member(order, load, row, encoded.get(row.line, "")))
+                self.progress("reading", len(members), 0)
+        return members
+
+    def _parsed_batches(self, path: Path, context: RowContext) -> Iterator[ParsedBatch]:
+        raws = reading.read_path(path)
+        batches = iter(lambda: list(itertools.islice(raws, READ_BATCH)), [])
+        parsers = self.workers - 1
+        if parsers < 2:
+            for batch in batches:
+                yield [parse_raw_row(raw, context) for raw in batch], {}
+            return
+        with ProcessPoolExecutor(
+            max_workers=parsers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=init_parsing_process,
+            initargs=(context,),
+        ) as pool:
+            window: deque[Future[ParsedBatch]] = deque()
+            for batch in batches:
+                window.append(pool.submit(parse_batch_in_process, batch))
+                if len(window) > 2 * parsers:
+                    yield window.popleft().result()
+            while window:
+                yield window.popleft().result()
+
+    # --- planning ----------------------------------------------------------------------------------
+
+    def _plan(self, members: list[_Member]) -> tuple[list[list[_Member]], Counter[str]]:
+        """Clusters to write in bulk (members in load order) and why the rest were held back."""
+        from contactpoint.matching.training import dedupe_table, features_table
+
+        held: Counter[str] = Counter()
+        repeated = Counter((m.order, m.row.source_record_id) for m in members)
+        clusterable = [
+            m
+            for m in members
+            if m.row.match is not None and repeated[(m.order, m.row.source_record_id)] == 1
+        ]
+        by_uid = {m.uid: m for m in clusterable}
+        self.progress("clustering", 0, len(clusterable))
+        result = dedupe_table(
+            features_table((m.uid, m.row.match) for m in clusterable if m.row.match), self.model
+        )
+        clusters: dict[str, list[_Member]] = defaultdict(list)
+        for uid, cluster in result.clusters.items():
+            clusters[cluster].append(by_uid[uid])
+        cluster_of = result.clusters
+        doubtful: dict[str, str] = {}
+
+        def hold(cluster: str, reason: str) -> None:
+            doubtful.setdefault(cluster, reason)
+
+        for left, right, weight in result.pairs:
+            if cluster_of[left] != cluster_of[right] and weight >= self.model.thresholds.review:
+                hold(cluster_of[left], "a pair in the review band to another cluster")
+                hold(cluster_of[right], "a pair in the review band to another cluster")
+        # Every record of a cluster a source flagged stands for the shielded child it becomes,
+        # from the flagged record's place in the load order on: online, the shield net finds
+        # a later record that resembles it, and an earlier one was decided before the shield.
+        flagged = ShieldNet(refresh_seconds=float("inf"))
+        flagged_records: dict[int, tuple[MatchRecord, tuple[int, int]]] = {}
+        for cluster, cluster_members in clusters.items():
+            for member in cluster_members:
+                reason = self._not_plain(member, first=member is min(cluster_members, key=_place))
+                if reason:
+                    hold(cluster, reason)
+            if len({m.order for m in cluster_members}) < len(cluster_members):
+                hold(cluster, "two records from one source")
+            shielded_from = [
+                _place(m)
+                for m in cluster_members
+                if m.row.record is not None and m.row.record.is_shielded
+            ]
+            if not shielded_from:
+                continue
+            for member in cluster_members:
+                assert member.row.match is not None
+                key = -(len(flagged_records) + 1)
+                flagged_records[key] = (
+                    dataclasses.replace(member.row.match, child_id=key, is_shielded=True, extra={}),
+                    min(shielded_from),
+                )
+                flagged.add(key, member.row.match)
+        self._flagged, self._flagged_records = flagged, flagged_records
+        candidates = [
+            sorted(cluster_members, key=_place)
+            for cluster, cluster_members in clusters.items()
+            if cluster not in doubtful
+        ]
+        held.update(doubtful.values())
+        return candidates, held
+
+    @staticmethod
+    def _not_plain(member: _Member, *, first: bool) -> str:
+        row = member.row
+        if row.event is not EventType.UPSERT or row.record is None:
+            return "an event other than an upsert"
+        if row.record.is_shielded:
+            return "a source asks for a record to be shielded"
+        if first and not row.record.responsible_la_ons_code:
+            # Online, a new child needs one; a record linked to a child does not.
+            return "no responsible local authority"
+        return ""
+
+    def _doubt_in_cluster(self, members: list[_Member]) -> str:
+        """Why the online loader must decide this cluster, or '' when its links are sure.
+
+        Sets each later member's `link` (its score against the earlier member it matches best):
+        the weight and explanation that its report and source record keep.
+        """
+        codes = [f.source.code for f in self.files]
+        flagged, flagged_records = self._flagged, self._flagged_records
+        for index, member in enumerate(members):
+            match = member.row.match
+            assert match is not None
+            candidates: list[tuple[MatchRecord, str]] = [
+                (flagged_records[k][0], "shielded_near")
+                for k in flagged.candidates(match)
+                if flagged_records[k][1] < _place(member)
+            ]
+            if index:
+                sources = frozenset(codes[e.order] for e in members[:index])
+                candidates.extend(
+                    (dataclasses.replace(e.row.match, child_id=0, extra={"sources": sources}), "")
+                    for e in members[:index]
+                    if e.row.match is not None
+                )
+            if not candidates:
+                continue
+            scored = score_candidates(self.model, match, candidates)
+            # The child the earlier members make is one candidate: its best-scoring record.
+            own = [s for s in scored if s.candidate.child_id == 0][:1]
+            others = [s for s in scored if s.candidate.child_id != 0]
+            ranked = sorted(own + others, key=lambda s: s.score.weight, reverse=True)
+            decision = decide(self.model, ranked, source=codes[member.order])
+            if index == 0 and decision.outcome is Outcome.NEW:
+                continue
+            if decision.outcome is Outcome.LINK and decision.child_id == 0:
+                member.link = decision.best
+                continue
+            if any(s.candidate.is_shielded for s in others):
+                return "resembles a record a source asks to be shielded"
+            return "the online decision would not link every record of the cluster"
+        return ""
+
+    # --- writing the bulk ----------------------------------------------------------------------
+
+    def _write_bulk(self, clusters: list[list[_Member]]) -> Iterator[_Written]:
+        """Check each candidate cluster as online matching would, and write the sure ones.
+
+        Chunk by chunk, each in a transaction of its own; on PostgreSQL with workers, chunks
+        are checked and written by that many processes at once (ids and ContactPoint IDs are
+        reserved here first, so they cannot collide).
+        """
+        with transaction.atomic():
+            reserved = reserve_children(len(clusters))
+        self._chunks = [
+            (clusters[start : start + self.chunk], reserved[start : start + self.chunk])
+            for start in range(0, len(clusters), self.chunk)
+        ]
+        done = 0
+        # Forked writers need PostgreSQL, and cannot see a transaction the caller holds open.
+        if self.workers == 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
+            for index in range(len(self._chunks)):
+                written = self._check_and_write(index)
+                done += written.clusters
+                self.progress("writing", done, len(clusters))
+                yield written
+            return
+        global _running
+        _running = self
+        connections.close_all()  # each process opens its own connection
+        # Out of the collector's sight, the inherited records are not copied into each writer
+        # when it runs (a collection touches every object it tracks).
+        gc.freeze()
+        with ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=multiprocessing.get_context("fork")
+        ) as pool:
+            for future in as_completed(
+                [pool.submit(_check_and_write_in_process, i) for i in range(len(self._chunks))]
+            ):
+                written = future.result()
+                done += written.clusters
+                self.progress("writing", done, len(clusters))
+                yield written
+        gc.unfreeze()
+        _running = None
+
+    def _check_and_write(self, index: int) -> _Written:
+        clusters, reserved = self._chunks[index]
+        written = _Written(clusters=len(clusters))
+        sure: list[list[_Member]] = []
+        ids: list[tuple[int, str]] = []
+        for members, reservation in zip(clusters, reserved, strict=True):
+            reason = self._doubt_in_cluster(members)
+            if reason:
+                written.held_back[reason] += 1
+                continue
+            sure.append(members)
+            ids.append(reservation)
+        if self._writer is None:
+            self._writer = MergedChildWriter(
+                feed_sources=self.feed_sources, reference=ReferenceMaps()
+            )
+        with transaction.atomic():
+            self._write_chunk(sure, ids, self._writer)
+        written.children = len(sure)
+        written.records = sum(len(m) for m in sure)
+        return written
+
+    def _write_chunk(
+        self,
+        clusters: list[list[_Member]],
+        reserved: list[tuple[int, str]],
+        writer: MergedChildWriter,
+    ) -> None:
+        """In the caller's transaction: the children, their source records and report rows."""
+        writes: list[ChildWrite] = []
+        records: list[dict[str, Any]] = []
+        report: list[dict[str, Any]] = []
+        counts: Counter[tuple[int, str]] = Counter()
+        for members, (child_id, value) in zip(clusters, reserved, strict=True):
+            reports = [m.row.record for m in members if m.row.record is not None]
+            merged = merge_reports(reports, self.precedence)
+            merged.shield_requested = False
+            writes.append(ChildWrite(child_id, value, merged, True))
+            for member in members:
+                row = member.row
+                assert row.record is not None
+                link = member.link
+                weight = None if link is None else round(link.score.weight, 3)
+                outcome = RowOutcome.NEW if link is None else RowOutcome.LINKED
+                counts[(member.load.pk, outcome)] += 1
+                records.append(
+                    {
+                        "source_id": member.load.source_id,
+                        "source_record_id": row.source_record_id,
+                        "child_id": child_id,
+                        "state": SourceRecordState.LINKED,
+                        "content_hash": row.content_hash,
+                        "report": member.report_json
+                        or json.dumps(record_to_json(row.record), separators=(",", ":")),
+                        "nhs_hash": row.nhs_hash,
+                        "match_weight": None if link is None else link.score.weight,
+                        "match_explanation": json.dumps(
+                            {} if link is None else link.score.as_dict(), separators=(",", ":")
+                        ),
+                        "received_at": member.load.received_at,
+                        "last_load_id": member.load.pk,
+                    }
+                )
+                report.append(
+                    {
+                        "load_id": member.load.pk,
+                        "line": row.line,
+                        "source_record_id": row.source_record_id[:64],
+                        "outcome": outcome,
+                        "contactpoint_id": value,
+                        "match_weight": weight,
+                        "reason": "; ".join((BULK_REASON, *row.notes))[:500],
+                    }
+                )
+        writer.write(writes)
+        insert_rows(SourceRecord, records)
+        insert_rows(LoadRow, report)
+        for load_id in sorted({load_id for load_id, _ in counts}):  # one lock order for all
+            FeedLoad.objects.filter(pk=load_id).update(
+                rows_new=F("rows_new") + counts[(load_id, RowOutcome.NEW)],
+                rows_linked=F("rows_linked") + counts[(load_id, RowOutcome.LINKED)],
+            )
+
+    # --- the rest, online ------------------------------------------------------------------------
+
+    def _load_the_rest(
+        self, item: InitialFile, load: FeedLoad, result: InitialLoadResult
+    ) -> FeedLoad:
+        """Every row of the file not yet reported, through the online loader (file order)."""
+        reported = set(LoadRow.objects.filter(load=load).values_list("line", flat=True))
+        rest = (raw for raw in reading.read_path(item.path) if raw.line not in reported)
+        loader = FeedLoader(source=item.source, load=load, model=self.model)
+        phase = f"online {item.source.code}"
+
+        def counted(raws: Any) -> Any:
+            for done, raw in enumerate(raws, start=1):
+                result.online_records += 1
+                if done % 500 == 0:
+                    self.progress(phase, done, 0)
+                yield raw
+
+        finished = loader.run(counted(rest))
+        record_event(
+            action="feeds.initial_load_completed",
+            actor_id=self.started_by_id,
+            organisation_code=item.source.organisation.code,
+            detail={
+                "load": finished.pk,
+                "source": item.source.code,
+                "file": finished.file_name,
+                "online_rows": finished.rows_total - len(reported) if not result.resumed else None,
+            },
+        )
+        return finished
+
+
+def initial_load(
+    files: Sequence[InitialFile],
+    *,
+    model: MatchModel | None = None,
+    chunk: int = DEFAULT_CHUNK,
+    progress: InitialProgress | None = None,
+    started_by_id: int | None = None,
+    workers: int = 1,
+) -> InitialLoadResult:
+    """`contactpoint feeds initial-load`: see the module docstring."""
+    return InitialLoad(
+        files,
+        model=model,
+        chunk=chunk,
+        progress=progress,
+        started_by_id=started_by_id,
+        workers=workers,
+    ).run()

@@ -1,0 +1,305 @@
+"""The initial national load: clusters in bulk, the doubtful rest online (issue 5, item 8)."""
+
+from __future__ import annotations
+
+import collections
+import io
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from tests.feeds.conftest import COMMAND, amelia, run, write_csv, years_ago
+
+from contactpoint.feeds import initial
+from contactpoint.feeds.initial import InitialFile, initial_load
+from contactpoint.feeds.loading import LoadRefused
+from contactpoint.feeds.models import (
+    FeedLoad,
+    LoadRow,
+    LoadStatus,
+    ReviewItem,
+    ReviewKind,
+    SourceRecord,
+    SourceSystem,
+)
+from contactpoint.index.models import Child
+from contactpoint.shielding.models import ShieldingDecision
+from contactpoint.synthetic.feeds import read_ground_truth
+
+pytestmark = pytest.mark.django_db
+
+SOURCES = ("nw-health", "nw-education", "nw-benefit")
+
+
+def command(*args: str) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+@pytest.fixture
+def generated(tmp_path: Path) -> Path:
+    """Three dirty feeds of 300 generated children (about 800 records), sources registered."""
+    feeds = tmp_path / "feeds"
+    command("generate_feeds", str(feeds), "--children", "300", "--seed", "11", "-v0")
+    command("feeds", "register-synthetic", str(feeds))
+    return feeds
+
+
+def files_of(feeds: Path) -> list[InitialFile]:
+    return [
+        InitialFile(SourceSystem.objects.get(code=code), feeds / f"{code}.csv") for code in SOURCES
+    ]
+
+
+def data_lines(path: Path) -> int:
+    return sum(1 for _ in path.open(encoding="utf-8")) - 1
+
+
+def precision_and_recall(feeds: Path) -> tuple[float, float]:
+    """Pairwise, of the children the index holds, against the generator's ground truth."""
+    truth = read_ground_truth(feeds / "ground_truth.csv")
+    child_of = {
+        (code, record_id): child
+        for code, record_id, child in SourceRecord.objects.filter(child__isnull=False).values_list(
+            "source__code", "source_record_id", "child_id"
+        )
+    }
+    cells = collections.Counter((child_of[k], t) for k, t in truth.items() if k in child_of)
+    predicted = collections.Counter(child_of[k] for k in truth if k in child_of)
+    true_children = collections.Counter(truth.values())
+
+    def pairs(n: int) -> int:
+        return n * (n - 1) // 2
+
+    right = sum(pairs(n) for n in cells.values())
+    return (
+        right / max(1, sum(pairs(n) for n in predicted.values())),
+        right / max(1, sum(pairs(n) for n in true_children.values())),
+    )
+
+
+def test_an_initial_load_reports_every_row_once_and_clusters_as_well_as_online(
+    generated: Path,
+) -> None:
+    result = initial_load(files_of(generated), chunk=50)
+
+    assert result.bulk_children > 100 and result.online_records > 0
+    for code, load in zip(SOURCES, result.loads, strict=True):
+        assert load.status == LoadStatus.COMPLETED
+        lines = list(LoadRow.objects.filter(load=load).values_list("line", flat=True))
+        assert sorted(lines) == list(range(2, data_lines(generated / f"{code}.csv") + 2))
+        assert load.rows_total == len(lines)
+    rows = LoadRow.objects.all()
+    assert Child.objects.count() == rows.filter(outcome="new").count()
+    assert not Child.objects.filter(source_records__isnull=True).exists()
+    bulk = rows.filter(reason__startswith=initial.BULK_REASON)
+    assert bulk.count() == result.bulk_records
+    # A linked bulk row keeps its weight and explanation, as an online link does.
+    linked = SourceRecord.objects.filter(
+        source_record_id__in=bulk.filter(outcome="linked").values("source_record_id")
+    )
+    assert linked.exists() and not linked.filter(match_weight__isnull=True).exists()
+    assert all(r.match_explanation["fields"] for r in linked[:20])
+    precision, recall = precision_and_recall(generated)
+    assert precision >= 0.999 and recall >= 0.99
+
+
+def test_every_record_a_source_flags_ends_on_a_shielded_child_with_its_decision(
+    generated: Path,
+) -> None:
+    initial_load(files_of(generated))
+
+    flagged = SourceRecord.objects.filter(report__is_shielded=True)
+    assert flagged.exists(), "the generated feeds flag some records"
+    for record in flagged.select_related("child"):
+        assert record.child is not None and record.child.is_shielded
+        assert ShieldingDecision.objects.filter(child=record.child).exists()
+    # None of them was written in bulk: shielding is decided by the online rules.
+    assert not LoadRow.objects.filter(
+        source_record_id__in=flagged.values("source_record_id"),
+        reason__startswith=initial.BULK_REASON,
+    ).exists()
+
+
+def test_a_stranger_resembling_a_child_flagged_earlier_is_shielded_as_a_precaution(
+    make_source: Any, tmp_path: Path
+) -> None:
+    health = make_source("nw-health", "health_registration")
+    education = make_source("nw-education")
+    born = years_ago(7, 3, 4)
+    flagged = amelia(source_record_id="NHS-1", date_of_birth=born, sensitive_record="yes")
+    stranger = amelia(
+        source_record_id="MCR-2",
+        family_name="Hughes",
+        date_of_birth=years_ago(7, 3, 5),
+        address_line_1="22 Wilmslow Road",
+        postcode="M20 2QQ",
+        carer_1_given_names="Joanne",
+        carer_1_family_name="Hughes",
+    )
+    ben = amelia(
+        source_record_id="MCR-3",
+        given_names="Ben",
+        family_name="Okafor",
+        gender="male",
+        date_of_birth=years_ago(9, 6, 2),
+        address_line_1="9 Bold Street",
+        postcode="M1 4AA",
+        carer_1_given_names="Grace",
+        carer_1_family_name="Okafor",
+    )
+    files = [
+        InitialFile(health, write_csv(tmp_path / "h.csv", [flagged])),
+        InitialFile(education, write_csv(tmp_path / "e.csv", [stranger, ben])),
+    ]
+    result = initial_load(files)
+
+    assert result.held_back["resembles a record a source asks to be shielded"] == 1
+    row = LoadRow.objects.get(source_record_id="MCR-2")
+    assert row.outcome == "new" and "precaution" in row.reason
+    assert Child.objects.get(contactpoint_id=row.contactpoint_id).is_shielded
+    assert ReviewItem.objects.filter(kind=ReviewKind.POSSIBLE_DUPLICATE).count() == 1
+    # Ben resembles nobody shielded: written in bulk, unshielded.
+    ben_row = LoadRow.objects.get(source_record_id="MCR-3")
+    assert ben_row.reason.startswith(initial.BULK_REASON)
+    assert not Child.objects.get(contactpoint_id=ben_row.contactpoint_id).is_shielded
+
+
+def test_bad_rows_are_rejected_with_their_line_and_the_rest_loads(
+    make_source: Any, tmp_path: Path
+) -> None:
+    education = make_source("nw-education")
+    rows = [amelia(), amelia(source_record_id="MCR-9", date_of_birth="2999-01-01")]
+    path = write_csv(tmp_path / "e.csv", rows)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write('MCR-10,"unterminated\n')
+    result = initial_load([InitialFile(education, path)])
+
+    (load,) = result.loads
+    outcomes = dict(load.rows.values_list("line", "outcome"))
+    assert outcomes == {2: "new", 3: "rejected", 4: "rejected"}
+    assert "date_of_birth" in load.rows.get(line=3).reason
+    assert Child.objects.count() == 1
+
+
+def test_an_initial_load_is_refused_when_the_index_holds_children(generated: Path) -> None:
+    initial_load(files_of(generated))
+    before = (Child.objects.count(), LoadRow.objects.count(), FeedLoad.objects.count())
+
+    with pytest.raises(LoadRefused, match="empty index"):
+        initial_load(files_of(generated))
+    assert (Child.objects.count(), LoadRow.objects.count(), FeedLoad.objects.count()) == before
+
+
+def test_interrupted_in_the_bulk_the_same_command_finishes_online_with_no_row_twice(
+    generated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = initial.InitialLoad._write_chunk
+    written = []
+
+    def crash_after_two_chunks(self: initial.InitialLoad, *args: Any) -> None:
+        if len(written) == 2:
+            raise KeyboardInterrupt("the operator pressed Ctrl-C")
+        real_write(self, *args)
+        written.append(1)
+
+    monkeypatch.setattr(initial.InitialLoad, "_write_chunk", crash_after_two_chunks)
+    with pytest.raises(KeyboardInterrupt):
+        initial_load(files_of(generated), chunk=40)
+    assert Child.objects.count() == LoadRow.objects.filter(outcome="new").count() > 0
+    monkeypatch.setattr(initial.InitialLoad, "_write_chunk", real_write)
+
+    result = initial_load(files_of(generated))
+    assert result.resumed and result.bulk_records == 0
+    for code, load in zip(SOURCES, result.loads, strict=True):
+        lines = list(LoadRow.objects.filter(load=load).values_list("line", flat=True))
+        assert sorted(lines) == list(range(2, data_lines(generated / f"{code}.csv") + 2))
+    assert Child.objects.count() == LoadRow.objects.filter(outcome="new").count()
+    precision, _ = precision_and_recall(generated)
+    assert precision >= 0.999
+
+
+def test_the_command_loads_writes_each_report_and_refuses_a_file_without_its_source(
+    generated: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(CommandError, match="SOURCE=FILE"):
+        command("feeds", "initial-load", str(generated / "nw-health.csv"))
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    output = command(
+        "feeds",
+        "initial-load",
+        *(f"{code}={generated / f'{code}.csv'}" for code in SOURCES),
+        "--reports-dir",
+        str(reports),
+        "--quiet",
+    )
+    assert "written in bulk" in output and "Time: reading" in output
+    for code in SOURCES:
+        report = reports / f"{code}.csv.report.csv"
+        assert (
+            sum(1 for _ in report.open(encoding="utf-8"))
+            == data_lines(generated / f"{code}.csv") + 1
+        )
+
+
+def test_kill_9_in_the_bulk_then_the_same_command_gives_every_row_once_with_two_writers(
+    tmp_path: Path, scratch_database: tuple[str, Any]
+) -> None:
+    """The real command, in a process of its own (forked writers on PostgreSQL), killed."""
+    url, query = scratch_database
+    env = {**os.environ, "DATABASE_URL": url, "CONTACTPOINT_VAR_DIR": str(tmp_path)}
+    feeds = tmp_path / "feeds"
+    run(env, "migrate", "--no-input", "-v0")
+    run(env, "generate_feeds", str(feeds), "--children", "1500", "--seed", "5", "-v0")
+    run(env, "feeds", "register-synthetic", str(feeds))
+    arguments = [
+        COMMAND,
+        "feeds",
+        "initial-load",
+        *(f"{code}={feeds / f'{code}.csv'}" for code in SOURCES),
+        "--workers",
+        "2",
+        "--chunk",
+        "25",
+    ]
+    loader = subprocess.Popen(arguments, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and loader.poll() is None:
+        try:
+            (written,) = query("SELECT count(*) FROM feeds_loadrow")[0]
+        except Exception:  # the tables are being created or written: try again
+            written = 0
+        if written >= 300:
+            os.kill(loader.pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    loader.wait(timeout=30)
+    assert loader.returncode == -signal.SIGKILL, "the load finished before it could be killed"
+
+    output = run(env, *arguments[1:])
+    assert "Resumed an interrupted initial load" in output
+    for code in SOURCES:
+        lines = data_lines(feeds / f"{code}.csv")
+        ((reported, distinct, first, last),) = query(
+            "SELECT count(*), count(DISTINCT line), min(line), max(line) FROM feeds_loadrow r "
+            "JOIN feeds_feedload l ON l.id = r.load_id "
+            f"WHERE l.source_id = (SELECT id FROM feeds_sourcesystem WHERE code = '{code}')"
+        )
+        assert (reported, distinct, first, last) == (lines, lines, 2, lines + 1)
+    ((children,),) = query("SELECT count(*) FROM index_child")
+    ((new,),) = query("SELECT count(*) FROM feeds_loadrow WHERE outcome = 'new'")
+    assert children == new
+    ((orphans,),) = query(
+        "SELECT count(*) FROM index_child c WHERE NOT EXISTS "
+        "(SELECT 1 FROM feeds_sourcerecord s WHERE s.child_id = c.id)"
+    )
+    assert orphans == 0
+    ((unfinished,),) = query("SELECT count(*) FROM feeds_feedload WHERE status <> 'completed'")
+    assert unfinished == 0
