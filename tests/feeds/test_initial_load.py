@@ -225,6 +225,32 @@ def test_interrupted_in_the_bulk_the_same_command_finishes_online_with_no_row_tw
     assert precision >= 0.999
 
 
+def test_interrupted_online_after_the_first_file_the_rerun_keeps_its_finished_load(
+    generated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_rest = initial.InitialLoad._load_the_rest
+
+    def stop_at_the_second_file(self: initial.InitialLoad, item: InitialFile, *args: Any) -> Any:
+        if item.source.code == SOURCES[1]:
+            raise KeyboardInterrupt("the operator pressed Ctrl-C")
+        return real_rest(self, item, *args)
+
+    monkeypatch.setattr(initial.InitialLoad, "_load_the_rest", stop_at_the_second_file)
+    with pytest.raises(KeyboardInterrupt):
+        initial_load(files_of(generated))
+    (first,) = FeedLoad.objects.filter(status=LoadStatus.COMPLETED)
+    monkeypatch.setattr(initial.InitialLoad, "_load_the_rest", real_rest)
+
+    result = initial_load(files_of(generated))
+    assert result.resumed and result.loads[0].pk == first.pk
+    assert FeedLoad.objects.count() == len(SOURCES)
+    assert set(FeedLoad.objects.values_list("status", flat=True)) == {LoadStatus.COMPLETED}
+    for code, load in zip(SOURCES, result.loads, strict=True):
+        lines = list(LoadRow.objects.filter(load=load).values_list("line", flat=True))
+        assert sorted(lines) == list(range(2, data_lines(generated / f"{code}.csv") + 2))
+    assert Child.objects.count() == LoadRow.objects.filter(outcome="new").count()
+
+
 def test_the_command_loads_writes_each_report_and_refuses_a_file_without_its_source(
     generated: Path, tmp_path: Path
 ) -> None:

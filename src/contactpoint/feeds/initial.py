@@ -225,18 +225,30 @@ class InitialLoad:
                 "(load these files with `contactpoint feeds load`, which matches each record "
                 "against what is there)"
             )
-        loads = [
-            start_or_resume_load(
-                source=item.source,
-                file_name=item.path.name,
-                sha256=sha,
-                size=size,
-                feed_format=reading.guess_format(item.path),
-                channel=LoadChannel.COMMAND,
-                started_by_id=self.started_by_id,
-            )[0]
-            for item, (sha, size) in zip(self.files, digests, strict=True)
-        ]
+        loads = []
+        for item, (sha, size), running in zip(self.files, digests, unfinished, strict=True):
+            # Resuming, a file whose rest was already loaded online keeps its finished load.
+            finished = (
+                None
+                if running or not any(unfinished)
+                else FeedLoad.objects.filter(
+                    source=item.source, file_sha256=sha, status=LoadStatus.COMPLETED
+                )
+                .order_by("-received_at")
+                .first()
+            )
+            loads.append(
+                finished
+                or start_or_resume_load(
+                    source=item.source,
+                    file_name=item.path.name,
+                    sha256=sha,
+                    size=size,
+                    feed_format=reading.guess_format(item.path),
+                    channel=LoadChannel.COMMAND,
+                    started_by_id=self.started_by_id,
+                )[0]
+            )
         return loads, any(unfinished)
 
     # --- reading -----------------------------------------------------------------------------------
@@ -533,6 +545,8 @@ class InitialLoad:
         self, item: InitialFile, load: FeedLoad, result: InitialLoadResult
     ) -> FeedLoad:
         """Every row of the file not yet reported, through the online loader (file order)."""
+        if load.status == LoadStatus.COMPLETED:
+            return load
         reported = set(LoadRow.objects.filter(load=load).values_list("line", flat=True))
         rest = (raw for raw in reading.read_path(item.path) if raw.line not in reported)
         loader = FeedLoader(source=item.source, load=load, model=self.model)
