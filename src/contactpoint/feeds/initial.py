@@ -32,7 +32,7 @@ import logging
 import multiprocessing
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -552,7 +552,7 @@ class InitialLoad:
         loader = FeedLoader(source=item.source, load=load, model=self.model)
         phase = f"online {item.source.code}"
 
-        def counted(raws: Any) -> Any:
+        def counted(raws: Iterable[reading.RawRow]) -> Iterator[reading.RawRow]:
             for done, raw in enumerate(raws, start=1):
                 result.online_records += 1
                 if done % 500 == 0:
