@@ -590,12 +590,12 @@ class FeedLoader:
                 (profiles[cid], rule) for cid, rule in candidates[index].items() if cid in profiles
             ]
             found.extend(pending.candidates(row.match))
-            seen = {record.child_id for record, _ in found}
-            found.extend(
-                (pending.record(key), "shielded_near")
-                for key in flagged_in_batch.candidates(row.match)
-                if key not in seen
-            )
+            near = flagged_in_batch.candidates(row.match)
+            if near:
+                seen = {record.child_id for record, _ in found}
+                found.extend(
+                    (pending.record(key), "shielded_near") for key in near if key not in seen
+                )
             scored = score_candidates(self.model, row.match, found)
             decision = decide(self.model, scored, source=self.source.code)
             weight = decision.best.score.weight if decision.best else None
