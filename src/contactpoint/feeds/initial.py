@@ -41,7 +41,6 @@ from typing import Any
 from django.db import connection, connections, transaction
 from django.db.models import F
 
-from contactpoint.audit.services import record_event
 from contactpoint.feeds import reading
 from contactpoint.feeds.loading import (
     FeedLoader,
@@ -330,8 +329,9 @@ class InitialLoad:
         flagged = ShieldNet(refresh_seconds=float("inf"))
         flagged_records: dict[int, tuple[MatchRecord, tuple[int, int]]] = {}
         for cluster, cluster_members in clusters.items():
+            first = min(cluster_members, key=_place)
             for member in cluster_members:
-                reason = self._not_plain(member, first=member is min(cluster_members, key=_place))
+                reason = self._not_plain(member, first=member is first)
                 if reason:
                     hold(cluster, reason)
             if len({m.order for m in cluster_members}) < len(cluster_members):
@@ -559,19 +559,8 @@ class InitialLoad:
                     self.progress(phase, done, 0)
                 yield raw
 
-        finished = loader.run(counted(rest))
-        record_event(
-            action="feeds.initial_load_completed",
-            actor_id=self.started_by_id,
-            organisation_code=item.source.organisation.code,
-            detail={
-                "load": finished.pk,
-                "source": item.source.code,
-                "file": finished.file_name,
-                "online_rows": finished.rows_total - len(reported) if not result.resumed else None,
-            },
-        )
-        return finished
+        # The loader's own feeds.load_completed event, in its completing transaction, audits it.
+        return loader.run(counted(rest))
 
 
 def initial_load(
