@@ -160,13 +160,14 @@ def search_children(
                 )
         else:
             with transaction.atomic():
-                results, candidates = _search(viewer, criteria)
+                results, candidates, local_authority_of = _search(viewer, criteria)
                 # Quotas and protective monitoring, in this transaction; a refusal shows nothing.
                 verdict = enforce_and_monitor(
                     viewer=viewer,
                     kind=LookupKind.SEARCH,
                     outcome=results.outcome,
                     disclosed=[row.contactpoint_id for row in results.rows],
+                    local_authority_of=local_authority_of,
                     criteria=criteria.for_audit(),
                     purpose=purpose,
                     ip_address=ip_address,
@@ -195,12 +196,13 @@ def search_children(
     return results
 
 
-def _search(viewer: Viewer, criteria: SearchCriteria) -> tuple[SearchResults, int]:
-    """The read itself: (results, how many candidate names were scored)."""
+def _search(viewer: Viewer, criteria: SearchCriteria) -> tuple[SearchResults, int, dict[str, int]]:
+    """The read itself: (results, how many candidate names were scored, the responsible LA of
+    each child shown by ContactPoint ID)."""
     try:
         rows = find_candidate_names(criteria)
     except TooBroad:
-        return SearchResults(SearchOutcome.TOO_MANY, message=TOO_MANY_MESSAGE), -1
+        return SearchResults(SearchOutcome.TOO_MANY, message=TOO_MANY_MESSAGE), -1, {}
     names = best_names(criteria, rows)
     children = {
         child.pk: child for child in Child.objects.filter(id__in=list(names)).only(*_CHILD_FIELDS)
@@ -233,9 +235,9 @@ def _search(viewer: Viewer, criteria: SearchCriteria) -> tuple[SearchResults, in
             matches.append((scored, child))
 
     if len(matches) > result_cap():
-        return SearchResults(SearchOutcome.TOO_MANY, message=TOO_MANY_MESSAGE), len(rows)
+        return SearchResults(SearchOutcome.TOO_MANY, message=TOO_MANY_MESSAGE), len(rows), {}
     if not matches:
-        return SearchResults(SearchOutcome.NO_MATCHES, message=NO_MATCHES_MESSAGE), len(rows)
+        return SearchResults(SearchOutcome.NO_MATCHES, message=NO_MATCHES_MESSAGE), len(rows), {}
 
     current_names = {
         name.child_id: name
@@ -267,7 +269,12 @@ def _search(viewer: Viewer, criteria: SearchCriteria) -> tuple[SearchResults, in
         )
         if row is not None:
             result_rows.append(row)
-    return SearchResults(SearchOutcome.MATCHES, rows=tuple(result_rows)), len(rows)
+    local_authority_of = {child.contactpoint_id: child.responsible_la_id for _, child in matches}
+    return (
+        SearchResults(SearchOutcome.MATCHES, rows=tuple(result_rows)),
+        len(rows),
+        local_authority_of,
+    )
 
 
 def _display_district(addresses: list[CandidateAddress]) -> str:
@@ -307,6 +314,9 @@ def view_child(
                 kind=LookupKind.VIEW,
                 outcome=ViewOutcome.NOT_FOUND if projection is None else ViewOutcome.SHOWN,
                 disclosed=[] if projection is None else [canonical],
+                local_authority_of=(
+                    {canonical: child.responsible_la_id} if child is not None else {}
+                ),
                 requested_id=canonical,
                 purpose=purpose,
                 ip_address=ip_address,

@@ -976,6 +976,9 @@ def _spend(
         kind=LookupKind.VIEW,
         outcome="ok" if projection is not None else "not_found",
         disclosed=[grant.contactpoint_id] if projection is not None else [],
+        local_authority_of=(
+            {grant.contactpoint_id: child.responsible_la_id} if child is not None else {}
+        ),
         requested_id=grant.contactpoint_id,
         purpose=grant.purpose,
         ip_address=ip_address,
@@ -1130,6 +1133,7 @@ def read_shielding_record(
             kind=LookupKind.VIEW,
             outcome="ok" if projection is not None else "not_found",
             disclosed=[loaded.contactpoint_id] if projection is not None else [],
+            local_authority_of={loaded.contactpoint_id: loaded.responsible_la_id},
             requested_id=loaded.contactpoint_id,
             purpose=purpose,
             ip_address=ip_address,

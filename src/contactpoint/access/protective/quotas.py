@@ -37,7 +37,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import connection
@@ -228,23 +228,53 @@ def record_usage(
 ) -> Usage:
     """Count one lookup and the children it disclosed; return the counts after it.
 
-    `far_child_ids` are those of the children from outside the person's region (counted for
-    monitoring, not for a quota). `history_entry` describes the lookup for the pattern rules
-    (kept by Redis; see Usage.recent). `now` is for tests only (to move between windows); the
-    store's own clock is used otherwise. Raises QuotaStoreUnavailable when the counters cannot
-    be written.
+    `child_ids` are keys that identify each child (monitoring uses the ContactPoint ID's
+    digits); `far_child_ids` those of the children from outside the person's region (counted
+    for monitoring, not for a quota). `history_entry` describes the lookup for the pattern
+    rules (kept by Redis; see Usage.recent). `now` is for tests only (to move between
+    windows); the store's own clock is used otherwise. Raises QuotaStoreUnavailable when the
+    counters cannot be written.
+    """
+    return start_usage(
+        user_id=user_id,
+        child_ids=child_ids,
+        far_child_ids=far_child_ids,
+        history_entry=history_entry,
+        now=now,
+    ).result()
+
+
+class PendingUsage(Protocol):
+    """A lookup being counted: `result()` waits for the counts (call it exactly once)."""
+
+    def result(self) -> Usage: ...
+
+
+def start_usage(
+    *,
+    user_id: int,
+    child_ids: Sequence[int] = (),
+    far_child_ids: Sequence[int] = (),
+    history_entry: str = "",
+    now: int | None = None,
+) -> PendingUsage:
+    """Start counting one lookup (as record_usage) and return before the store answers.
+
+    With Redis the command is sent at once and its reply read by `result()`, so the caller can
+    read the database meanwhile: the two round trips overlap (decision 0004). The database
+    store counts in the caller's transaction, when `result()` is called.
     """
     if redis_url():
-        return _redis_usage(
+        return _RedisCount(
             user_id, child_ids, far_child_ids, history_entry, increment=True, now=now
         )
-    return _db_usage(user_id, child_ids, far_child_ids, increment=True, now=now)
+    return _DatabaseCount(user_id, child_ids, far_child_ids, now=now)
 
 
 def peek_usage(*, user_id: int, now: int | None = None) -> Usage:
     """The current counts without counting anything (for the warning shown on pages)."""
     if redis_url():
-        return _redis_usage(user_id, (), (), "", increment=False, now=now)
+        return _RedisCount(user_id, (), (), "", increment=False, now=now).result()
     return _db_usage(user_id, (), (), increment=False, now=now)
 
 
@@ -262,30 +292,42 @@ def key_prefix() -> str:
 
 # --- Redis -----------------------------------------------------------------------------------------
 
+_CHILD_PERIODS = frozenset({Period.HOUR, Period.DAY, Period.WEEK})
+
+
+def _lua_periods() -> str:
+    """PERIODS as a Lua table literal, so that the script need not be sent them every time."""
+    rows = (
+        f"{{'{period.value}', {PERIOD_SECONDS[period]}, {int(period in _CHILD_PERIODS)}}}"
+        for period in PERIODS
+    )
+    return "{" + ", ".join(rows) + "}"
+
+
 # ARGV: key base, increment (0/1), now override (0: Redis TIME), history entry ('' for none),
-# history kept, then per period: name, seconds, counts children (0/1); then how many child ids,
-# the child ids, and the ids of the children from outside the person's region. Returns now,
-# then per period: window start, lookups, children; then today's count of children from
-# outside the region; then the earlier history entries, newest first, joined by newlines (JSON
-# never contains a raw one): one reply rather than a hundred, which redis-py parsed in about
-# 0.3 ms. One round trip, atomic: no other command runs between the INCR and the SCARD.
-_LUA_USAGE = """
+# history kept, how many child ids, the child ids, then the ids of the children from outside
+# the person's region. Returns ONE string: "now,then per period: window start,lookups,children,
+# then today's count of children from outside the region", then, if an entry was given, a
+# newline and the earlier history entries, newest first, joined by newlines (JSON never holds a
+# raw one). One flat reply, because redis-py parsed a nested one item by item (0.1-0.3 ms).
+# One round trip, atomic: no other command runs between the INCR and the SCARD.
+_LUA_USAGE = (
+    """
+local periods = """
+    + _lua_periods()
+    + """
 local base = ARGV[1]
 local increment = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
 if now == 0 then now = tonumber(redis.call('TIME')[1]) end
 local entry = ARGV[4]
 local kept = tonumber(ARGV[5])
-local periods = tonumber(ARGV[6])
-local count_at = 7 + periods * 3
-local first_child = count_at + 1
-local last_child = count_at + tonumber(ARGV[count_at])
+local first_child = 7
+local last_child = 6 + tonumber(ARGV[6])
 local out = {now}
 local day_start = 0
-for i = 0, periods - 1 do
-  local name = ARGV[7 + i * 3]
-  local seconds = tonumber(ARGV[8 + i * 3])
-  local counts_children = ARGV[9 + i * 3] == '1'
+for _, period in ipairs(periods) do
+  local name, seconds, counts_children = period[1], period[2], period[3] == 1
   local start = now - (now % seconds)
   local mark_key = base .. ':mark:' .. name
   local mark = tonumber(redis.call('GET', mark_key) or '0')
@@ -323,18 +365,19 @@ if #ARGV > last_child then
   redis.call('EXPIRE', far_key, 172800)
 end
 table.insert(out, redis.call('SCARD', far_key))
+local reply = table.concat(out, ',')
 if entry ~= '' then
   local history_key = base .. ':recent'
   local earlier = redis.call('LRANGE', history_key, 0, kept - 1)
   redis.call('LPUSH', history_key, entry)
   redis.call('LTRIM', history_key, 0, kept - 1)
   redis.call('EXPIRE', history_key, 7200)
-  table.insert(out, table.concat(earlier, '\\n'))
+  reply = reply .. '\\n' .. table.concat(earlier, '\\n')
 end
-return out
+return reply
 """
+)
 
-_CHILD_PERIODS = frozenset({Period.HOUR, Period.DAY, Period.WEEK})
 _clients: dict[str, tuple[Any, Any]] = {}
 _clients_lock = threading.Lock()
 
@@ -362,54 +405,118 @@ def user_key_base(user_id: int) -> str:
     return f"{key_prefix()}:{{{user_id}}}"
 
 
-def _redis_usage(
-    user_id: int,
-    child_ids: Sequence[int],
-    far_child_ids: Sequence[int],
-    history_entry: str,
-    *,
-    increment: bool,
-    now: int | None,
-) -> Usage:
-    import redis
+class _RedisCount:
+    """One run of the usage script: sent on construction, its reply read by `result()`.
 
-    _, script = _redis_client(redis_url())
-    argv: list[Any] = [
-        user_key_base(user_id),
-        int(increment),
-        int(now or 0),
-        history_entry if increment else "",
-        HISTORY_KEPT,
-        len(PERIODS),
-    ]
-    for period in PERIODS:
-        argv += [period.value, PERIOD_SECONDS[period], int(period in _CHILD_PERIODS)]
-    disclosed = sorted({int(child) for child in child_ids})
-    argv += [len(disclosed), *disclosed, *sorted({int(child) for child in far_child_ids})]
-    try:
-        raw = script(keys=[], args=argv)
-    except redis.RedisError as error:
-        raise QuotaStoreUnavailable(f"the quota store (Redis) did not answer: {error}") from error
-    fixed = 2 + 3 * len(PERIODS)
-    values = [int(v) for v in raw[:fixed]]
-    joined = b"\n".join(v if isinstance(v, bytes) else str(v).encode() for v in raw[fixed:])
-    recent = tuple(joined.decode().split("\n")) if joined else ()
-    starts: dict[Period, int] = {}
-    lookups: dict[Period, int] = {}
-    children: dict[Period, int] = {}
-    for index, period in enumerate(PERIODS):
-        start, looked, seen = values[1 + index * 3 : 4 + index * 3]
-        starts[period], lookups[period] = start, looked
-        if period in _CHILD_PERIODS:
-            children[period] = seen
-    return Usage(
-        now=values[0],
-        window_starts=starts,
-        lookups=lookups,
-        children=children,
-        far_children=values[-1],
-        recent=recent if history_entry and increment else None,
-    )
+    The command goes out on a connection taken from the client's pool, which is given back only
+    once its reply has been read (or the connection closed), so no other command can read this
+    reply. A script Redis does not hold yet (NOSCRIPT: it was restarted or flushed) did not
+    run, so `result()` runs it again through redis-py's Script, which loads it first.
+    """
+
+    def __init__(
+        self,
+        user_id: int,
+        child_ids: Sequence[int],
+        far_child_ids: Sequence[int],
+        history_entry: str,
+        *,
+        increment: bool,
+        now: int | None,
+    ) -> None:
+        import redis
+
+        self.client, self.script = _redis_client(redis_url())
+        disclosed = sorted({int(child) for child in child_ids})
+        self.argv: list[Any] = [
+            user_key_base(user_id),
+            int(increment),
+            int(now or 0),
+            history_entry if increment else "",
+            HISTORY_KEPT,
+            len(disclosed),
+            *disclosed,
+            *sorted({int(child) for child in far_child_ids}),
+        ]
+        self.wants_history = bool(history_entry) and increment
+        self.connection: Any = None
+        try:
+            self.connection = self.client.connection_pool.get_connection()
+            self.connection.send_command("EVALSHA", self.script.sha, 0, *self.argv)
+        except redis.RedisError as error:
+            self._give_back(broken=True)
+            raise QuotaStoreUnavailable(
+                f"the quota store (Redis) did not answer: {error}"
+            ) from error
+
+    def _give_back(self, *, broken: bool) -> None:
+        if self.connection is None:
+            return
+        if broken:
+            self.connection.disconnect()
+        self.client.connection_pool.release(self.connection)
+        self.connection = None
+
+    def result(self) -> Usage:
+        import redis
+
+        try:
+            try:
+                raw = self.connection.read_response()
+            except redis.exceptions.NoScriptError:
+                self._give_back(broken=False)  # the error was the reply: the connection is fine
+                raw = self.script(keys=[], args=self.argv)
+            if isinstance(raw, redis.exceptions.ResponseError):
+                raise raw
+        except redis.RedisError as error:
+            self._give_back(broken=True)
+            raise QuotaStoreUnavailable(
+                f"the quota store (Redis) did not answer: {error}"
+            ) from error
+        except BaseException:
+            self._give_back(broken=True)  # the reply may still be unread: never reuse it
+            raise
+        self._give_back(broken=False)
+        return self._parse(raw)
+
+    def _parse(self, raw: Any) -> Usage:
+        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+        counts, _, earlier = text.partition("\n")
+        values = [int(v) for v in counts.split(",")]
+        starts: dict[Period, int] = {}
+        lookups: dict[Period, int] = {}
+        children: dict[Period, int] = {}
+        for index, period in enumerate(PERIODS):
+            start, looked, seen = values[1 + index * 3 : 4 + index * 3]
+            starts[period], lookups[period] = start, looked
+            if period in _CHILD_PERIODS:
+                children[period] = seen
+        return Usage(
+            now=values[0],
+            window_starts=starts,
+            lookups=lookups,
+            children=children,
+            far_children=values[-1],
+            recent=(tuple(earlier.split("\n")) if earlier else ()) if self.wants_history else None,
+        )
+
+
+class _DatabaseCount:
+    """The database store's count, made in the caller's transaction when `result()` is called."""
+
+    def __init__(
+        self,
+        user_id: int,
+        child_ids: Sequence[int],
+        far_child_ids: Sequence[int],
+        *,
+        now: int | None,
+    ) -> None:
+        self.arguments = (user_id, child_ids, far_child_ids)
+        self.now = now
+
+    def result(self) -> Usage:
+        return _db_usage(*self.arguments, increment=True, now=self.now)
 
 
 # --- The database ----------------------------------------------------------------------------------
