@@ -89,6 +89,22 @@ def redis_reachable(url: str = TEST_REDIS_URL) -> bool:
         return False
 
 
+def start_of_a_store_minute(*, needed_seconds: float = 20) -> None:
+    """Wait for Redis's next minute if its current one ends within `needed_seconds`.
+
+    The Redis store counts in its own clock's minutes (time-machine cannot move them), so a test
+    that makes a minute's worth of lookups must not straddle the boundary.
+    """
+    import time
+
+    import redis
+
+    seconds, micros = redis.Redis.from_url(TEST_REDIS_URL).time()
+    left = 60 - (seconds % 60 + micros / 1_000_000)
+    if left < needed_seconds:
+        time.sleep(left + 0.05)
+
+
 @pytest.fixture
 def database_store(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Quotas in the database, on a clock that time-machine can move (the store's clock)."""

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.test import Client
-from tests.monitoring.support import practitioner, working_time
+from tests.monitoring.support import practitioner, start_of_a_store_minute, working_time
 from tests.policy.states import api_client, web_client
 from tests.search.children import make_child
 from tests.search.support import criteria
@@ -21,11 +21,11 @@ from contactpoint.access.protective.monitoring import (
     STORE_UNAVAILABLE_MESSAGE,
     LookupRefused,
 )
-from contactpoint.access.protective.quotas import _FINDING_CHILDREN, Period
+from contactpoint.access.protective.quotas import _FINDING_CHILDREN, Period, peek_usage
 from contactpoint.access.services import suspend_account
 from contactpoint.audit.models import AuditEvent
 from contactpoint.search.audit_actions import SearchAction
-from contactpoint.search.services import search_children
+from contactpoint.search.services import search_children, view_child
 
 pytestmark = pytest.mark.django_db
 
@@ -90,6 +90,8 @@ def test_over_the_hard_limit_the_account_is_suspended_at_once(quota_store: str) 
     person = practitioner(username="fast.searcher")
     client = web_client(person)
     issued_token = api_client(person)
+    if quota_store == "redis":
+        start_of_a_store_minute()
     for index in range(SEARCHES_HARD):
         assert _web_search(client, index).status_code in {200, 400}
     stopped = _web_search(client, SEARCHES_HARD)
@@ -166,7 +168,7 @@ def test_when_redis_cannot_be_reached_searches_are_refused_with_a_clear_message(
 
 
 def test_a_lookup_already_under_way_when_the_account_is_suspended_is_refused(
-    database_store: None, make_person: Any
+    quota_store: str, make_person: Any
 ) -> None:
     from contactpoint.access.roles import Role
 
@@ -181,3 +183,51 @@ def test_a_lookup_already_under_way_when_the_account_is_suspended_is_refused(
             purpose="x",
         )
     assert refused.value.http_status == 403
+
+
+def test_a_lookup_that_fails_while_the_quota_store_answers_leaves_the_counters_usable(
+    redis_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quota script is sent before the facts are read: when that read fails, its reply is
+    still taken off the connection, so the next lookup never reads a stale answer."""
+    from django.db import DatabaseError
+
+    from contactpoint.access.protective import facts
+    from contactpoint.search.services import SearchUnavailable
+
+    person = practitioner()
+    child = make_child("Amelia", "Abbott", dt.date(2014, 3, 2))
+    real_read = facts.read_facts
+
+    def failing_read(*args: Any, **kwargs: Any) -> Any:
+        raise DatabaseError("the facts could not be read")
+
+    monkeypatch.setattr(facts, "read_facts", failing_read)
+    with pytest.raises(SearchUnavailable):
+        view_child(viewer=viewer_for(person), contactpoint_id=child.contactpoint_id, purpose="x")
+    monkeypatch.setattr(facts, "read_facts", real_read)
+
+    shown = view_child(
+        viewer=viewer_for(person), contactpoint_id=child.contactpoint_id, purpose="x"
+    )
+    assert shown.identity.contactpoint_id == child.contactpoint_id
+    usage = peek_usage(user_id=person.pk)
+    # Both attempts were counted (the store had counted the first before the read failed).
+    assert usage.lookups[Period.WEEK] == 2
+    assert usage.children[Period.DAY] == 1
+
+
+def test_a_quota_script_redis_has_forgotten_is_loaded_again(redis_store: str) -> None:
+    """After a Redis restart (SCRIPT FLUSH) the lookup still counts, once, and is shown."""
+    import redis
+
+    from contactpoint.access.protective.quotas import redis_url
+
+    person = practitioner()
+    child = make_child("Amelia", "Abbott", dt.date(2014, 3, 2))
+    redis.Redis.from_url(redis_url()).script_flush()
+    shown = view_child(
+        viewer=viewer_for(person), contactpoint_id=child.contactpoint_id, purpose="x"
+    )
+    assert shown.identity.contactpoint_id == child.contactpoint_id
+    assert peek_usage(user_id=person.pk).lookups[Period.WEEK] == 1
