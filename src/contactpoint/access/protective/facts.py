@@ -11,10 +11,12 @@ ContactPoint ID and by (actor, time).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from django.db import connection
@@ -80,12 +82,14 @@ class PastLookup(NamedTuple):
 # fragments and "%s" placeholders are ever put into these templates.
 # Regions come from the local authorities' reference table, held in memory (region_of): one
 # join fewer to plan on every lookup.
+# The alerts come back as text, parsed once: psycopg would otherwise decode the same JSON on
+# every child's row.
 _FACTS_SQL = (
     "SELECT p.usable, p.last_name, p.postcode, p.alerts, p.baseline_on, p.daily_mean, "
     "c.id, c.contactpoint_id, c.date_of_birth, c.is_shielded, c.responsible_la_id, "
     "{sensitive}, {family_keys}, {own_address} "
     "FROM (SELECT (u.suspended_at IS NULL AND u.is_active) AS usable, u.last_name, "
-    "h.postcode, COALESCE(h.line_1, '') AS line_1, {alerts} AS alerts, "
+    "h.postcode, COALESCE(h.line_1, '') AS line_1, CAST({alerts} AS TEXT) AS alerts, "
     "b.computed_on AS baseline_on, b.daily_mean FROM access_user u "
     "LEFT JOIN access_homeaddress h ON h.user_id = u.id "
     "LEFT JOIN access_activitybaseline b ON b.user_id = u.id WHERE u.id = %s) p "
@@ -308,33 +312,37 @@ def history_entry(
 
 def parse_history(entries: Sequence[str], *, since: dt.datetime | None = None) -> list[PastLookup]:
     """Entries written by history_entry, newest first, as PastLookup (none before `since`)."""
-    # A busy person has a hundred entries: decoding them as one JSON array is several times
-    # faster than one json.loads each (about a millisecond saved on every lookup they make).
-    try:
-        items = json.loads("[" + ",".join(entries) + "]")
-    except ValueError:
-        items = [_decoded(entry) for entry in entries]
     earliest = since.timestamp() if since is not None else float("-inf")
     history = []
-    for item in items:
-        try:
-            moment = float(item["t"])
-            if moment < earliest:
-                continue  # older than any rule looks (entries from other workers may interleave)
-            criteria = item.get("c")
-            history.append(
-                PastLookup(
-                    action=str(item["a"]),
-                    outcome=str(item["o"]),
-                    occurred_at=dt.datetime.fromtimestamp(moment, tz=dt.UTC),
-                    subject=str(item.get("s", "")),
-                    criteria=criteria if isinstance(criteria, dict) else {},
-                    returned=(),
-                )
-            )
-        except (AttributeError, ValueError, KeyError, TypeError):
-            continue  # an entry this code did not write: ignored, the counters still hold
+    for entry in entries:
+        past = _parse_entry(entry)
+        if past is not None and past[0] >= earliest:
+            history.append(past[1])
     return history
+
+
+# A busy person's hundred entries come back on every lookup they make, each time with one new
+# one: decoding only the new ones (a pure function of the entry's text, so safe to remember)
+# saved about a tenth of a millisecond a lookup. Bounded: a few megabytes per process.
+@functools.lru_cache(maxsize=50_000)
+def _parse_entry(entry: str) -> tuple[float, PastLookup] | None:
+    item = _decoded(entry)
+    if not isinstance(item, dict):
+        return None
+    try:
+        moment = float(item["t"])
+        criteria = item.get("c")
+        return moment, PastLookup(
+            action=str(item["a"]),
+            outcome=str(item["o"]),
+            occurred_at=dt.datetime.fromtimestamp(moment, tz=dt.UTC),
+            subject=str(item.get("s", "")),
+            # Read-only: the same PastLookup is handed to every later lookup's rules.
+            criteria=MappingProxyType(criteria if isinstance(criteria, dict) else {}),
+            returned=(),
+        )
+    except (ValueError, KeyError, TypeError, OverflowError):
+        return None  # an entry this code did not write: ignored, the counters still hold
 
 
 def _decoded(entry: str) -> Any:
