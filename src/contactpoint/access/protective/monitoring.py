@@ -17,7 +17,6 @@ event that says the lookup was stopped.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import itertools
 import math
@@ -675,12 +674,15 @@ def enforce_and_monitor(
         person, children = facts.read_facts(viewer, ids, with_services=kind is LookupKind.VIEW)
     except BaseException:
         if pending is not None:
-            _discard(pending)
+            pending.cancel()
         raise
+    if person is None or person.suspended:
+        # Redis has counted the attempt already (the overlapped path); the database store not.
+        if pending is not None:
+            pending.cancel()
+        return Verdict(False, ALREADY_SUSPENDED_MESSAGE, http_status=403)
     try:
         if pending is None:
-            if person is None or person.suspended:
-                return Verdict(False, ALREADY_SUSPENDED_MESSAGE, http_status=403)
             far = [c for c in children if person.region and c.region != person.region]
             pending = quotas.start_usage(
                 user_id=person.user_id,
@@ -691,9 +693,6 @@ def enforce_and_monitor(
         usage = pending.result()
     except QuotaStoreUnavailable:
         return _store_unavailable()
-    # Counted already on the overlapped path: a suspended person's attempts count too.
-    if person is None or person.suspended:
-        return Verdict(False, ALREADY_SUSPENDED_MESSAGE, http_status=403)
     lookup = Lookup(
         person=person,
         kind=kind,
@@ -723,12 +722,6 @@ def _child_key(contactpoint_id: str) -> int:
 
 def _store_unavailable() -> Verdict:
     return Verdict(False, STORE_UNAVAILABLE_MESSAGE, http_status=503, audit_outcome="unchecked")
-
-
-def _discard(pending: quotas.PendingUsage) -> None:
-    """Read and drop a count's reply when the lookup failed meanwhile (the count stands)."""
-    with contextlib.suppress(QuotaStoreUnavailable):
-        pending.result()
 
 
 def _act_on(

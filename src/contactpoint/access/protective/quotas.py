@@ -33,6 +33,7 @@ When the store fails
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -245,9 +246,12 @@ def record_usage(
 
 
 class PendingUsage(Protocol):
-    """A lookup being counted: `result()` waits for the counts (call it exactly once)."""
+    """A lookup being counted: call `result()` for the counts, or `cancel()`, exactly once."""
 
     def result(self) -> Usage: ...
+
+    def cancel(self) -> None:
+        """Not wanted after all: what was already sent stays counted, nothing more is."""
 
 
 def start_usage(
@@ -479,6 +483,11 @@ class _RedisCount:
         self._give_back(broken=False)
         return self._parse(raw)
 
+    def cancel(self) -> None:
+        """The script was sent and counts: read its reply off the connection and drop it."""
+        with contextlib.suppress(QuotaStoreUnavailable):
+            self.result()
+
     def _parse(self, raw: Any) -> Usage:
         text = raw.decode() if isinstance(raw, bytes) else str(raw)
         counts, _, earlier = text.partition("\n")
@@ -517,6 +526,9 @@ class _DatabaseCount:
 
     def result(self) -> Usage:
         return _db_usage(*self.arguments, increment=True, now=self.now)
+
+    def cancel(self) -> None:
+        """Nothing was counted yet, and nothing will be."""
 
 
 # --- The database ----------------------------------------------------------------------------------
