@@ -138,11 +138,13 @@ _ALERTS_SQL = {
     "AND a.raised_at >= datetime('now', '-8 days'))",
 }
 # The child, or a carer, at the person's recorded home address (first line too, if recorded).
+# CASE, because it fixes the order: nobody's children are probed for a person with no address.
 _AT_HOME_SQL = (
-    "(EXISTS (SELECT 1 FROM index_address x WHERE x.child_id = c.id AND x.postcode = p.postcode "
+    "(CASE WHEN p.postcode IS NULL THEN FALSE ELSE ("
+    "EXISTS (SELECT 1 FROM index_address x WHERE x.child_id = c.id AND x.postcode = p.postcode "
     "AND (p.line_1 = '' OR lower(x.line_1) = lower(p.line_1))) OR "
     "EXISTS (SELECT 1 FROM index_carer x WHERE x.child_id = c.id AND x.postcode = p.postcode "
-    "AND (p.line_1 = '' OR lower(x.line_1) = lower(p.line_1))))"
+    "AND (p.line_1 = '' OR lower(x.line_1) = lower(p.line_1)))) END)"
 )
 
 
