@@ -92,7 +92,7 @@ _FACTS_SQL = (
     "h.postcode, COALESCE(h.line_1, '') AS line_1, CAST({alerts} AS TEXT) AS alerts, "
     "b.computed_on AS baseline_on, b.daily_mean FROM access_user u "
     "LEFT JOIN access_homeaddress h ON h.user_id = u.id "
-    "LEFT JOIN access_activitybaseline b ON b.user_id = u.id WHERE u.id = %s) p "
+    "LEFT JOIN access_activitybaseline b ON b.user_id = u.id WHERE u.id = %s{fence}) p "
     "LEFT JOIN index_child c ON {children}"
 )
 _regions: dict[int, str] = {}
@@ -190,6 +190,9 @@ def read_facts(
         family_keys=_FAMILY_KEYS_SQL["postgresql" if postgresql else "sqlite"],
         alerts=_ALERTS_SQL["postgresql" if postgresql else "sqlite"],
         own_address=_AT_HOME_SQL,
+        # OFFSET 0 keeps PostgreSQL from pulling the person's row into the join, which made it
+        # gather the person's alerts again for every child.
+        fence=" OFFSET 0" if postgresql else "",
         children=children,
     )
     rows = _fetch(sql, params)
