@@ -78,6 +78,29 @@ def test_the_national_team_sees_every_viewer(viewed_child: Any) -> None:
     assert ours.username in body and theirs.username in body
 
 
+def test_a_search_that_listed_the_child_is_in_the_childs_report() -> None:
+    """A result row shows the name, date of birth and district: that is a disclosure too."""
+    child = make_child("Amelia", "Ashworth", dt.date(2015, 3, 14))
+    stranger = make_child("Oliver", "Pemberton", dt.date(2012, 7, 2))
+    searcher = practitioner(username="manchester.searcher")
+    elsewhere = practitioner(username="manchester.elsewhere")
+    listed = search_as(searcher, family_name="Ashworth", date_of_birth="2015-03-14")
+    assert [row.contactpoint_id for row in listed.rows] == [child.contactpoint_id]
+    other = search_as(elsewhere, family_name="Pemberton", date_of_birth="2012-07-02")
+    assert [row.contactpoint_id for row in other.rows] == [stranger.contactpoint_id]
+    search_as(elsewhere, family_name="Nobody", date_of_birth="2015-03-14")  # no matches
+
+    client, _ = _client(Role.SECURITY_OFFICER)
+    page = client.post("/security/reports/child", {"contactpoint_id": child.contactpoint_id})
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert searcher.username in body and "Shown in search results" in body
+    assert elsewhere.username not in body  # their searches listed other children, or none
+    assert "1 event." in body
+    audited = AuditEvent.objects.get(action=ProtectiveAction.REPORT_CHILD_VIEWERS)
+    assert audited.detail["events"] == 1
+
+
 def test_a_mistyped_id_is_refused_with_the_reason() -> None:
     client, _ = _client(Role.SECURITY_OFFICER)
     page = client.post("/security/reports/child", {"contactpoint_id": "1234-5678-9013"})

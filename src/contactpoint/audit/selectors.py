@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Q, QuerySet
 
 from contactpoint.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from contactpoint.audit.services import compute_hash
@@ -194,8 +195,18 @@ def verify_chain(
 
 
 def events_about_child(contactpoint_id: str) -> QuerySet[AuditEvent]:
-    """Every event naming this child, newest first ("who viewed this child" reports)."""
-    return AuditEvent.objects.filter(subject_contactpoint_id=contactpoint_id).order_by(
+    """Every event naming this child, newest first ("who viewed this child" reports).
+
+    An event names a child as its subject (a record view, an alert) or in the IDs it
+    disclosed, `detail["returned"]` (a search whose results listed the child: a result row
+    already shows the name, date of birth and district). PostgreSQL finds the latter through
+    the GIN index of migration 0003; SQLite, the demo database, reads the list as text.
+    """
+    if connection.vendor == "postgresql":
+        listed = Q(detail__returned__contains=[contactpoint_id])
+    else:
+        listed = Q(detail__returned__icontains=f'"{contactpoint_id}"')
+    return AuditEvent.objects.filter(Q(subject_contactpoint_id=contactpoint_id) | listed).order_by(
         "-occurred_at", "-sequence"
     )
 

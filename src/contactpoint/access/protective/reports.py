@@ -1,8 +1,8 @@
 """Audit reports for security officers and the national team, themselves audited and limited.
 
 - "Who has viewed this child": every audit event naming the child (record views, stopped or
-  refused views, review-queue views, shielding decisions, alerts), for subject access requests
-  and investigations. An LA's security officer sees every viewer of a child of their LA; any
+  refused views, searches whose results listed the child, review-queue views, shielding
+  decisions, alerts), for subject access requests and investigations. An LA's security officer sees every viewer of a child of their LA; any
   other organisation's security officer sees only their own people; the national team sees all.
 - "What has this person done": a person's events, newest first, a page at a time.
 
@@ -41,10 +41,13 @@ from contactpoint.audit.services import record_event
 from contactpoint.index import contactpoint_id as cp_id
 from contactpoint.index.models import Child
 
+# A search event in a child's report: the child was one of the results (not the search's subject).
+LISTED = "listed"
 CHILD_REPORT_LIMIT = 500  # events listed for one child; the count says when there are more
 
 ACTION_LABELS: dict[str, str] = {
     SEARCH_ACTION: "Searched",
+    LISTED: "Shown in search results",
     VIEW_ACTION: "Viewed the record",
     ProtectiveAction.ALERT_RAISED: "Alert raised",
     ProtectiveAction.REPORT_CHILD_VIEWERS: "Ran 'who has viewed this child'",
@@ -109,15 +112,19 @@ class EventRow:
         return f"E{self.sequence}"
 
 
-def _row(event: AuditEvent) -> EventRow:
+def _row(event: AuditEvent, *, about: str = "") -> EventRow:
+    """The event as a report row; `about` is the child a child report is on."""
     detail = event.detail if isinstance(event.detail, dict) else {}
     criteria = detail.get("criteria")
     returned = detail.get("returned")
+    listed = (
+        bool(about) and event.action == SEARCH_ACTION and event.subject_contactpoint_id != about
+    )
     return EventRow(
         sequence=event.sequence,
         occurred_at=event.occurred_at,
         action=event.action,
-        label=ACTION_LABELS.get(event.action, event.action),
+        label=ACTION_LABELS[LISTED] if listed else ACTION_LABELS.get(event.action, event.action),
         outcome=event.outcome,
         username=event.actor_username,
         organisation_code=event.organisation_code,
@@ -229,7 +236,7 @@ def who_viewed_child(
         total = 0
         if verdict.allowed:
             total = events.count()
-            rows = tuple(_row(e) for e in events[:CHILD_REPORT_LIMIT])
+            rows = tuple(_row(e, about=canonical) for e in events[:CHILD_REPORT_LIMIT])
         _audit(
             officer,
             ProtectiveAction.REPORT_CHILD_VIEWERS,
