@@ -1,4 +1,5 @@
-"""Counting lookups and distinct children in fixed windows, on Redis and in the database.
+"""Counting lookups in fixed windows and distinct children over rolling periods, on Redis and
+in the database.
 
 Every test that takes `quota_store` runs on both stores; the parallel tests need a store that
 several connections can share at once (Redis, or PostgreSQL for the database store).
@@ -66,14 +67,55 @@ def test_a_new_minute_starts_from_zero_but_the_hour_goes_on(quota_store: str) ->
     assert usage.lookups[Period.HOUR] == 3
 
 
-def test_each_child_counts_once_per_window_however_often_disclosed(quota_store: str) -> None:
+def test_each_child_counts_once_per_period_however_often_disclosed(quota_store: str) -> None:
     person = practitioner()
     record_usage(user_id=person.pk, child_ids=[1, 2, 3], now=T + 1)
     record_usage(user_id=person.pk, child_ids=[2, 3, 4], now=T + 2)
     usage = record_usage(user_id=person.pk, child_ids=[4, 4, 4], now=T + 3)
     assert usage.children == {Period.WEEK: 4, Period.DAY: 4, Period.HOUR: 4}
-    later = record_usage(user_id=person.pk, child_ids=[1], now=T + 3600)
+    # An hour after the last of them, only child 1 (disclosed again) is in the last hour.
+    later = record_usage(user_id=person.pk, child_ids=[1], now=T + 3 + 3600)
     assert later.children[Period.HOUR] == 1 and later.children[Period.DAY] == 4
+
+
+def test_children_are_counted_over_the_last_24_hours_not_since_midnight(quota_store: str) -> None:
+    """A day's limit taken just before midnight is still counted just after it."""
+    person = practitioner()
+    midnight = T - T % 86_400 + 86_400
+    before = record_usage(user_id=person.pk, child_ids=range(1, 31), now=midnight - 120)
+    after = record_usage(user_id=person.pk, child_ids=range(31, 51), now=midnight + 120)
+    assert before.children[Period.DAY] == 30
+    assert after.window_starts[Period.DAY] == midnight  # a new lookup window, as before
+    assert after.children[Period.DAY] == 50 and after.children[Period.HOUR] == 50
+    # A child disclosed again moves forward, never counted twice.
+    again = record_usage(user_id=person.pk, child_ids=[1], now=midnight + 180)
+    assert again.children[Period.DAY] == 50
+    # Once 24 hours have passed since the first thirty, only the later ones remain.
+    next_day = record_usage(user_id=person.pk, child_ids=[], now=midnight - 120 + 86_400 + 1)
+    assert next_day.children[Period.DAY] == 21  # children 31 to 50, and child 1 again
+
+
+def test_children_are_counted_over_the_last_7_days_across_the_weeks_end(
+    quota_store: str,
+) -> None:
+    person = practitioner()
+    week_ends = T - T % 604_800 + 604_800
+    for day in (3, 2, 1):  # three days before the week's end, 45 new children each day
+        start = 1000 * day
+        record_usage(
+            user_id=person.pk, child_ids=range(start, start + 45), now=week_ends - day * 86_400
+        )
+    after = record_usage(user_id=person.pk, child_ids=range(5000, 5045), now=week_ends + 3600)
+    assert after.window_starts[Period.WEEK] == week_ends
+    assert after.children[Period.WEEK] == 180  # over the weekly hard limit: suspended
+
+
+def test_a_clock_stepping_back_loses_no_disclosed_child(quota_store: str) -> None:
+    person = practitioner()
+    record_usage(user_id=person.pk, child_ids=[1, 2], now=T + 3 * 3600)
+    usage = record_usage(user_id=person.pk, child_ids=[1, 3], now=T)
+    assert usage.children[Period.HOUR] == 3  # child 1 keeps its later time
+    assert usage.children[Period.WEEK] == 3
 
 
 def test_people_have_separate_counters(quota_store: str) -> None:
@@ -305,12 +347,14 @@ def test_the_command_shows_a_persons_usage_against_their_quota(database_store: N
 
 
 def test_pruning_removes_only_windows_long_past(database_store: None) -> None:
-    from contactpoint.access.models import QuotaChildSeen
+    from contactpoint.access.models import QuotaChildDisclosed
 
     person = practitioner()
     record_usage(user_id=person.pk, child_ids=[1], now=T - 30 * 86_400)
     record_usage(user_id=person.pk, child_ids=[2], now=T)
     removed = quotas.prune_database_counters(now=T)
-    assert removed == len(quotas.PERIODS) + 3
+    assert removed == len(quotas.PERIODS) + 1  # the old lookup windows and the old child
     assert QuotaCounter.objects.filter(user=person).count() == len(quotas.PERIODS)
-    assert QuotaChildSeen.objects.filter(user=person).count() == 3
+    assert list(
+        QuotaChildDisclosed.objects.filter(user=person).values_list("child_id", flat=True)
+    ) == [2]

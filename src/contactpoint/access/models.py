@@ -232,7 +232,8 @@ class QuotaCounter(models.Model):
 
 
 class QuotaChildSeen(models.Model):
-    """One child disclosed to one person in one fixed window (database store of distinct children).
+    """One child disclosed to one person in one fixed window: today's children from outside the
+    person's region (a monitoring rule's count, period "far").
 
     The unique constraint makes "distinct" exact under concurrency: INSERT ... ON CONFLICT DO
     NOTHING, then a count of the window's rows.
@@ -252,6 +253,29 @@ class QuotaChildSeen(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.period}@{self.window_start}: child {self.child_id}"
+
+
+class QuotaChildDisclosed(models.Model):
+    """When a child was last disclosed to a person (database store of distinct children).
+
+    Distinct children are counted over *rolling* periods (the last hour, 24 hours, 7 days), so
+    a person cannot take a day's limit before midnight and another just after: one row per
+    (person, child), its time moved forward on each disclosure, counted by how recent it is.
+    The unique constraint makes "distinct" exact under concurrency.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    child_id = models.BigIntegerField()
+    last_disclosed = models.BigIntegerField()  # the store's clock, seconds since the epoch
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "child_id"], name="quota_child_disclosed")
+        ]
+        indexes = [models.Index(fields=["last_disclosed"], name="quota_disclosed_time")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: child {self.child_id} at {self.last_disclosed}"
 
 
 class ActivityBaseline(models.Model):

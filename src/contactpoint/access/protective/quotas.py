@@ -1,9 +1,13 @@
 """Per-person quotas on lookups and on distinct children disclosed, shared by every process.
 
-Two measures, each counted in fixed windows (DESIGN: "every user has quotas"):
+Two measures (DESIGN: "every user has quotas"):
 
-- **lookups**: every search, record view and audit report asked for, whatever it answered;
-- **children**: the distinct children disclosed to the person, in search results or a record.
+- **lookups**: every search, record view and audit report asked for, whatever it answered,
+  counted in fixed windows (a rate);
+- **children**: the distinct children disclosed to the person, in search results or a record,
+  counted over *rolling* periods: the last hour, 24 hours and 7 days. This is the bound on what
+  a person can take away, and a fixed window would let them take a day's limit just before
+  midnight and another just after (or a week's either side of the week's end).
 
 Counting children *disclosed* rather than records opened is what makes the quota bound what
 a person can take away: a search result row already names a child and gives the date of birth.
@@ -17,9 +21,12 @@ Where the counts live
     per-process cache: both let parallel requests through.
 
 Windows and clocks (decision)
-    Windows are fixed and aligned to the epoch in UTC (minute, hour, day, 7-day week), keyed by
-    the person's id and the window's start, so parallel sessions and API tokens of one person
-    share every counter. The time is the *store's* clock (Redis ``TIME`` or the database's
+    Lookup windows are fixed and aligned to the epoch in UTC (minute, hour, day, 7-day week),
+    keyed by the person's id and the window's start, so parallel sessions and API tokens of one
+    person share every counter. Each child disclosed keeps the time it was last disclosed (a
+    Redis sorted set, a database row per person and child, never moved backwards); the rolling
+    counts are the children disclosed within the period before now. A window's start still
+    names the period in alerts (one alert per window). The time is the *store's* clock (Redis ``TIME`` or the database's
     ``now()``), never a worker's, so a skewed or changed web server clock cannot split a window.
     A high-water mark per person and period means a store clock stepping backwards never
     returns to an earlier (possibly expired, hence empty) window; a forward step can end the
@@ -314,7 +321,7 @@ def _lua_periods() -> str:
 # then today's count of children from outside the region", then, if an entry was given, a
 # newline and the earlier history entries, newest first, joined by newlines (JSON never holds a
 # raw one). One flat reply, because redis-py parsed a nested one item by item (0.1-0.3 ms).
-# One round trip, atomic: no other command runs between the INCR and the SCARD.
+# One round trip, atomic: no other command runs between the counting and the counts.
 _LUA_USAGE = (
     """
 local periods = """
@@ -330,6 +337,23 @@ local first_child = 7
 local last_child = 6 + tonumber(ARGV[6])
 local out = {now}
 local day_start = 0
+-- Each child with the time it was last disclosed: the rolling counts are taken from it. GT
+-- never moves a time backwards, so a store clock stepping back loses no child.
+local seen_key = base .. ':seen'
+if increment == 1 and last_child >= first_child then
+  local scored = {}
+  for i = first_child, last_child do
+    scored[#scored + 1] = now
+    scored[#scored + 1] = ARGV[i]
+  end
+  redis.call('ZADD', seen_key, 'GT', unpack(scored))
+  redis.call('ZREMRANGEBYSCORE', seen_key, '-inf', '(' .. (now - """
+    + str(PERIOD_SECONDS[Period.WEEK])
+    + """))
+  redis.call('EXPIRE', seen_key, """
+    + str(PERIOD_SECONDS[Period.WEEK] + PERIOD_SECONDS[Period.DAY])
+    + """)
+end
 for _, period in ipairs(periods) do
   local name, seconds, counts_children = period[1], period[2], period[3] == 1
   local start = now - (now % seconds)
@@ -352,12 +376,7 @@ for _, period in ipairs(periods) do
   end
   local children = 0
   if counts_children then
-    local children_key = base .. ':c:' .. name .. ':' .. start
-    if last_child >= first_child then
-      redis.call('SADD', children_key, unpack(ARGV, first_child, last_child))
-      redis.call('EXPIRE', children_key, seconds + keep)
-    end
-    children = redis.call('SCARD', children_key)
+    children = redis.call('ZCOUNT', seen_key, '(' .. (now - seconds), '+inf')
   end
   table.insert(out, start)
   table.insert(out, lookups)
@@ -539,6 +558,13 @@ _COUNTER_UPSERT = (
     "ON CONFLICT (user_id, period, window_start) "
     "DO UPDATE SET count = access_quotacounter.count + 1 RETURNING period, count"
 )
+# The time a child was last disclosed to a person only ever moves forward.
+_DISCLOSED_UPSERT = (
+    "INSERT INTO access_quotachilddisclosed (user_id, child_id, last_disclosed) VALUES {rows} "
+    "ON CONFLICT (user_id, child_id) DO UPDATE SET last_disclosed = CASE "
+    "WHEN excluded.last_disclosed > access_quotachilddisclosed.last_disclosed "
+    "THEN excluded.last_disclosed ELSE access_quotachilddisclosed.last_disclosed END"
+)
 _CHILD_INSERT = (
     "INSERT INTO access_quotachildseen (user_id, period, window_start, child_id) VALUES {rows} "
     "ON CONFLICT DO NOTHING"
@@ -594,19 +620,27 @@ def _db_usage(
         else:
             lookups = _db_counts(cursor, "access_quotacounter", user_id, starts, PERIODS, "count")
         child_periods = [p for p in PERIODS if p in _CHILD_PERIODS]
-        seen_rows: list[tuple[str, int, int]] = [
-            (period.value, starts[period], child)
-            for period in child_periods
-            for child in sorted({int(c) for c in child_ids})
-        ]
-        seen_rows += [(FAR, starts[Period.DAY], int(c)) for c in sorted(set(far_child_ids))]
-        if seen_rows:
-            rows = ", ".join(["(%s, %s, %s, %s)"] * len(seen_rows))
-            params = [value for row in seen_rows for value in (user_id, *row)]
+        disclosed = sorted({int(c) for c in child_ids})
+        if increment and disclosed:
+            rows = ", ".join(["(%s, %s, %s)"] * len(disclosed))
+            params = [value for child in disclosed for value in (user_id, child, clock)]
+            cursor.execute(_DISCLOSED_UPSERT.format(rows=rows), params)
+        far_rows = [(FAR, starts[Period.DAY], int(c)) for c in sorted(set(far_child_ids))]
+        if increment and far_rows:
+            rows = ", ".join(["(%s, %s, %s, %s)"] * len(far_rows))
+            params = [value for row in far_rows for value in (user_id, *row)]
             cursor.execute(_CHILD_INSERT.format(rows=rows), params)
-        children = _db_counts(
-            cursor, "access_quotachildseen", user_id, starts, child_periods, "COUNT(*)"
+        # Within each rolling period before now (the clock may have stepped back: later
+        # disclosures count too, as in Redis).
+        counted = ", ".join(
+            ["COALESCE(SUM(CASE WHEN last_disclosed > %s THEN 1 ELSE 0 END), 0)"]
+            * len(child_periods)
         )
+        cursor.execute(
+            f"SELECT {counted} FROM access_quotachilddisclosed WHERE user_id = %s",  # noqa: S608 (placeholders only)
+            [*(clock - PERIOD_SECONDS[p] for p in child_periods), user_id],
+        )
+        children = dict(zip(child_periods, (int(v) for v in cursor.fetchone()), strict=True))
         cursor.execute(
             "SELECT COUNT(*) FROM access_quotachildseen WHERE user_id = %s AND period = %s "
             "AND window_start = %s",
@@ -654,11 +688,12 @@ def prune_database_counters(*, now: int | None = None) -> int:
     Only the database store needs this (Redis keys expire by themselves). Windows older than
     the longest period can no longer be read by any quota or rule.
     """
-    from contactpoint.access.models import QuotaChildSeen, QuotaCounter
+    from contactpoint.access.models import QuotaChildDisclosed, QuotaChildSeen, QuotaCounter
 
     with connection.cursor() as cursor:
         clock = now if now is not None else _database_now(cursor)
     horizon = clock - 2 * PERIOD_SECONDS[Period.WEEK]
     removed, _ = QuotaCounter.objects.filter(window_start__lt=horizon).delete()
     seen, _ = QuotaChildSeen.objects.filter(window_start__lt=horizon).delete()
-    return removed + seen
+    disclosed, _ = QuotaChildDisclosed.objects.filter(last_disclosed__lt=horizon).delete()
+    return removed + seen + disclosed
