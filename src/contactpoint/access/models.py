@@ -272,7 +272,7 @@ class QuotaChildDisclosed(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "child_id"], name="quota_child_disclosed")
         ]
-        indexes = [models.Index(fields=["last_disclosed"], name="quota_disclosed_time")]
+        # No index on last_disclosed: every lookup moves it, and only the daily prune reads it.
 
     def __str__(self) -> str:
         return f"{self.user_id}: child {self.child_id} at {self.last_disclosed}"

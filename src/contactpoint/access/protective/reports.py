@@ -2,7 +2,8 @@
 
 - "Who has viewed this child": every audit event naming the child (record views, stopped or
   refused views, searches whose results listed the child, review-queue views, shielding
-  decisions, alerts), for subject access requests and investigations. An LA's security officer sees every viewer of a child of their LA; any
+  decisions, alerts), for subject access requests and investigations. An LA's security
+  officer sees every viewer of a child of their LA; any
   other organisation's security officer sees only their own people; the national team sees all.
 - "What has this person done": a person's events, newest first, a page at a time.
 
@@ -42,12 +43,11 @@ from contactpoint.index import contactpoint_id as cp_id
 from contactpoint.index.models import Child
 
 # A search event in a child's report: the child was one of the results (not the search's subject).
-LISTED = "listed"
+LISTED_LABEL = "Shown in search results"
 CHILD_REPORT_LIMIT = 500  # events listed for one child; the count says when there are more
 
 ACTION_LABELS: dict[str, str] = {
     SEARCH_ACTION: "Searched",
-    LISTED: "Shown in search results",
     VIEW_ACTION: "Viewed the record",
     ProtectiveAction.ALERT_RAISED: "Alert raised",
     ProtectiveAction.REPORT_CHILD_VIEWERS: "Ran 'who has viewed this child'",
@@ -124,7 +124,7 @@ def _row(event: AuditEvent, *, about: str = "") -> EventRow:
         sequence=event.sequence,
         occurred_at=event.occurred_at,
         action=event.action,
-        label=ACTION_LABELS[LISTED] if listed else ACTION_LABELS.get(event.action, event.action),
+        label=LISTED_LABEL if listed else ACTION_LABELS.get(event.action, event.action),
         outcome=event.outcome,
         username=event.actor_username,
         organisation_code=event.organisation_code,
