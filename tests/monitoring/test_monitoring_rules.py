@@ -31,6 +31,7 @@ from contactpoint.access.roles import Role
 from contactpoint.audit.services import record_event
 from contactpoint.index import contactpoint_id as cp_id
 from contactpoint.search.audit_actions import SearchAction
+from contactpoint.search.services import SearchResults
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("database_store")]
 
@@ -322,6 +323,24 @@ def test_the_national_team_looking_across_regions_is_ordinary(
     person = practitioner(role=Role.NATIONAL_TEAM, organisation=national)
     _children_far_outside_own_la(person, _mid_morning)
     assert "children_far_outside_own_la" not in alert_rules(person)
+
+
+def test_namesakes_from_other_regions_in_search_results_are_ordinary(
+    _mid_morning: time_machine.Coordinates,
+) -> None:
+    # Nationally a common name lists children from several regions: listing is not choosing.
+    person = practitioner()
+    for n in range(4):
+        make_child("Oliver", "Brennan", dt.date(2014, 5, 3), la=BIRMINGHAM, postcode=f"B1{n} 7QH")
+    for born in ("2014", "2014-05", "2014-05-03"):
+        results = search_as(person, family_name="Brennan", given_name="Oliver", date_of_birth=born)
+        assert isinstance(results, SearchResults) and len(results.rows) == 4
+        _advance(_mid_morning, 20)
+    assert "children_far_outside_own_la" not in alert_rules(person)
+    # Opening their records is what the rule is about.
+    for row in results.rows[:3]:
+        view_as(person, row.contactpoint_id)
+    assert "children_far_outside_own_la" in alert_rules(person)
 
 
 def test_a_rule_that_suspends_refuses_the_lookup_that_fired_it() -> None:

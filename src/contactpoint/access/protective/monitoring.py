@@ -516,6 +516,8 @@ def _out_of_hours(rule: MonitoringRule, lookup: Lookup) -> list[Finding]:
 
 def _outside_own_region(rule: MonitoringRule, lookup: Lookup) -> list[Finding]:
     person = lookup.person
+    if lookup.kind is not LookupKind.VIEW:
+        return []  # records opened only: see _counts_as_far
     if not person.region or person.role in set(rule.parameters.get("exempt_roles", ())):
         return []
     far_now = tuple(c.contactpoint_id for c in lookup.children if c.region != person.region)
@@ -659,7 +661,7 @@ def enforce_and_monitor(
     known = local_authority_of or {}
     if all(i in known for i in ids):
         # The children's regions are known already: count now, read the facts meanwhile.
-        region = facts.region_of(viewer.local_authority_id)
+        region = facts.region_of(viewer.local_authority_id) if _counts_as_far(kind) else ""
         far_ids = [i for i in ids if region and facts.region_of(known[i]) != region]
         try:
             pending = quotas.start_usage(
@@ -683,7 +685,11 @@ def enforce_and_monitor(
         return Verdict(False, ALREADY_SUSPENDED_MESSAGE, http_status=403)
     try:
         if pending is None:
-            far = [c for c in children if person.region and c.region != person.region]
+            far = [
+                c
+                for c in children
+                if _counts_as_far(kind) and person.region and c.region != person.region
+            ]
             pending = quotas.start_usage(
                 user_id=person.user_id,
                 child_ids=[_child_key(c.contactpoint_id) for c in children],
@@ -713,6 +719,17 @@ def enforce_and_monitor(
     if not findings:
         return Verdict(True, warnings=warnings)
     return _act_on(lookup, findings, purpose=purpose, ip_address=ip_address, warnings=warnings)
+
+
+def _counts_as_far(kind: LookupKind) -> bool:
+    """Whether a lookup's children from other regions count towards the day's far children.
+
+    Record views only. A search lists whoever shares the name and date of birth: nationally a
+    common name lists children from several regions, so counting search rows made nearly every
+    practitioner's first common-name search of the day an alert. The quota still counts every
+    child a search lists; this rule is about whose records a person chooses to open.
+    """
+    return kind is LookupKind.VIEW
 
 
 def _child_key(contactpoint_id: str) -> int:

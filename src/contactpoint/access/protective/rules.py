@@ -178,8 +178,8 @@ MONITORING_RULES: tuple[MonitoringRule, ...] = (
         "children_far_outside_own_la",
         AlertSeverity.MEDIUM,
         Pattern.OUTSIDE_OWN_REGION,
-        "Several children in a day whose local authority is in another region from the "
-        "person's own.",
+        "Several records opened in a day of children whose local authority is in another "
+        "region from the person's own (search results, which list namesakes, do not count).",
         {"per_day": 3, "exempt_roles": (Role.NATIONAL_TEAM,)},
     ),
 )
