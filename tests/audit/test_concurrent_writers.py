@@ -22,11 +22,15 @@ WRITER = textwrap.dedent(
     import os, django
     django.setup()
     from django.db import transaction
-    from contactpoint.audit.services import record_event
+    from contactpoint.audit.services import audited_transaction, record_event
     writer = os.environ["AUDIT_WRITER"]
     for n in range(int(os.environ["AUDIT_EVENTS"])):
-        with transaction.atomic():
-            record_event(action="test.concurrent", detail={"writer": writer, "n": n})
+        if n % 2:  # both ways of writing: at once, and with the COMMIT (audited_transaction)
+            with audited_transaction() as audit:
+                audit.record(action="test.concurrent", detail={"writer": writer, "n": n})
+        else:
+            with transaction.atomic():
+                record_event(action="test.concurrent", detail={"writer": writer, "n": n})
     """
 )
 

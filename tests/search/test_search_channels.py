@@ -274,11 +274,31 @@ def _audit_fails(*args: Any, **kwargs: Any) -> None:
     raise DatabaseError("audit log unavailable")
 
 
+# Where the write fails: as the event is recorded, or where it reaches the database (at once,
+# or on PostgreSQL with the COMMIT).
+AUDIT_FAILURES = {
+    "recording": ["contactpoint.audit.services.AuditedTransaction.record"],
+    "writing": [
+        "contactpoint.audit.services.record_event",
+        "contactpoint.audit.services._send_events_and_commit",
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    "failing",
+    [
+        "recording",
+        # In a real transaction, so that on PostgreSQL the event goes with the COMMIT.
+        pytest.param("writing", marks=pytest.mark.django_db(transaction=True)),
+    ],
+)
 def test_when_the_audit_cannot_be_written_nothing_is_shown(
-    web: Client, api: Client, monkeypatch: pytest.MonkeyPatch
+    web: Client, api: Client, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
     child = make_child("Amelia", "O'Neill", born(7, 3, 14))
-    monkeypatch.setattr("contactpoint.search.services.record_event", _audit_fails)
+    for target in AUDIT_FAILURES[failing]:
+        monkeypatch.setattr(target, _audit_fails)
 
     page = web.get(f"/children/{child.contactpoint_id}")
     endpoint = api.get(f"/api/v1/children/{child.contactpoint_id}")

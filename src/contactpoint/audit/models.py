@@ -42,7 +42,7 @@ class AuditEvent(models.Model):
     ip_address = models.GenericIPAddressField(null=True, editable=False)
     detail = models.JSONField(default=dict, editable=False)
     previous_hash = models.CharField(max_length=HASH_LENGTH, editable=False)
-    hash = models.CharField(max_length=HASH_LENGTH, unique=True, editable=False)
+    hash = models.CharField(max_length=HASH_LENGTH, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -53,6 +53,9 @@ class AuditEvent(models.Model):
             models.Index(fields=["subject_contactpoint_id", "occurred_at"], name="audit_subject"),
             models.Index(fields=["action", "occurred_at"], name="audit_action_time"),
         ]
+        # A constraint, not unique=True on the field: on PostgreSQL that also builds a second,
+        # LIKE-pattern index on the hash, which no query uses and every event would update.
+        constraints = [models.UniqueConstraint(fields=["hash"], name="audit_event_hash_unique")]
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.action} by {self.actor_username or 'system'}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection, transaction
@@ -17,9 +19,8 @@ class AuditUnavailable(RuntimeError):
     """The audit log could not be written, so the act it would record must not happen."""
 
 
-def canonical_payload(event: AuditEvent) -> bytes:
-    """The bytes an event's hash covers: every field but the hash itself, in a fixed order."""
-    body = {
+def _canonical_body(event: AuditEvent) -> dict[str, Any]:
+    return {
         "sequence": event.sequence,
         "occurred_at": event.occurred_at.isoformat(),
         "action": event.action,
@@ -33,7 +34,15 @@ def canonical_payload(event: AuditEvent) -> bytes:
         "detail": event.detail,
         "previous_hash": event.previous_hash,
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def _canonical_text(body: dict[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def canonical_payload(event: AuditEvent) -> bytes:
+    """The bytes an event's hash covers: every field but the hash itself, in a fixed order."""
+    return _canonical_text(_canonical_body(event)).encode()
 
 
 def compute_hash(event: AuditEvent) -> str:
@@ -54,36 +63,64 @@ def _locked_chain_head() -> AuditChainHead:
     return head
 
 
-# --- PostgreSQL: the append in one round trip when this process wrote the last event ----------
+# --- PostgreSQL: the append in one statement, hashed by the database -------------------------
 #
 # Every search and record view writes an event, so the three ORM round trips of the portable
 # path (lock the head, insert, move the head) were most of the audit write's cost. On
-# PostgreSQL the event is written by one statement that locks the head (UPDATE takes the row
-# lock FOR UPDATE would), moves it only if it still is where this process last left it, and
-# inserts the event hashed against that head. Otherwise the same statement returns the head
-# it locked (unchanged) and a second one writes the event against it: two round trips, still
-# under the lock. The hash is computed in Python by compute_hash, exactly as verify does.
+# PostgreSQL one statement locks the head, inserts the event after it and moves it, whoever
+# wrote last: the event's canonical payload is sent in three pieces around the two values only
+# the locked head knows (the previous hash and the sequence), and PostgreSQL's sha256 seals
+# it. The bytes hashed are exactly canonical_payload's, so verify needs no second definition.
+# Being one statement that needs no answer before the COMMIT, it can travel with the COMMIT
+# (audited_transaction): the head is then locked for one round trip, not two.
 
-_APPEND_IF_HEAD_SQL = (
-    "WITH head AS (UPDATE audit_auditchainhead SET "
-    "sequence = CASE WHEN sequence = %s AND hash = %s THEN %s ELSE sequence END, "
-    "hash = CASE WHEN sequence = %s AND hash = %s THEN %s ELSE hash END "
-    "WHERE id = 1 RETURNING sequence, hash), "
-    "event AS (INSERT INTO audit_auditevent (sequence, occurred_at, action, outcome, actor_id, "
-    "actor_username, organisation_code, purpose, subject_contactpoint_id, ip_address, detail, "
-    "previous_hash, hash) SELECT %s, %s, %s, %s, %s::bigint, %s, %s, %s, %s, %s::inet, %s::jsonb, %s, %s "
-    "FROM head WHERE head.sequence = %s AND head.hash = %s RETURNING id) "
-    "SELECT head.sequence, head.hash, (SELECT id FROM event) FROM head"
-)
 _APPEND_SQL = (
-    "WITH moved AS (UPDATE audit_auditchainhead SET sequence = %s, hash = %s WHERE id = 1) "
+    "WITH locked AS (SELECT sequence, hash FROM audit_auditchainhead WHERE id = 1 FOR UPDATE), "
+    # No head row (an emptied database): the chain starts from genesis, and the head is made.
+    "current AS (SELECT sequence, hash FROM locked UNION ALL "
+    "SELECT 0, %s WHERE NOT EXISTS (SELECT 1 FROM locked)), "
+    "head AS (SELECT sequence + 1 AS sequence, hash AS previous_hash, "
+    "encode(sha256(convert_to(%s || hash || %s || (sequence + 1)::text || %s, 'UTF8')), 'hex') "
+    "AS hash FROM current), "
+    "moved AS (INSERT INTO audit_auditchainhead (id, sequence, hash) "
+    "SELECT 1, sequence, hash FROM head "
+    "ON CONFLICT (id) DO UPDATE SET sequence = EXCLUDED.sequence, hash = EXCLUDED.hash) "
     "INSERT INTO audit_auditevent (sequence, occurred_at, action, outcome, actor_id, "
     "actor_username, organisation_code, purpose, subject_contactpoint_id, ip_address, detail, "
-    "previous_hash, hash) VALUES (%s, %s, %s, %s, %s::bigint, %s, %s, %s, %s, %s::inet, %s::jsonb, %s, %s) "
-    "RETURNING id"
+    "previous_hash, hash) SELECT head.sequence, %s, %s, %s, %s::bigint, %s, %s, %s, %s, "
+    "%s::inet, %s::jsonb, head.previous_hash, head.hash FROM head "
+    "RETURNING id, sequence, previous_hash, hash"
 )
-# Per database, where this process last moved the head: only ever a guess (see above).
-_last_head: dict[str, tuple[int, str]] = {}
+# Stand-ins for the two values the database fills in; an event whose own text contains one
+# (a search for it, say) is written by the portable path instead.
+_PREVIOUS_HASH_SLOT = "\u2063previous-hash\u2063"
+_SEQUENCE_SLOT = "\u2063sequence\u2063"
+
+
+def _new_event(
+    *,
+    action: str,
+    outcome: str,
+    actor_id: int | None,
+    actor_username: str,
+    organisation_code: str,
+    purpose: str,
+    subject_contactpoint_id: str,
+    ip_address: str | None,
+    detail: dict[str, Any] | None,
+) -> AuditEvent:
+    return AuditEvent(
+        occurred_at=timezone.now(),
+        action=action,
+        outcome=outcome,
+        actor_id=actor_id,
+        actor_username=actor_username,
+        organisation_code=organisation_code,
+        purpose=purpose[:200],
+        subject_contactpoint_id=subject_contactpoint_id,
+        ip_address=ip_address,
+        detail=json.loads(json.dumps(detail or {}, default=str)),
+    )
 
 
 def record_event(
@@ -103,28 +140,33 @@ def record_event(
     The chain head row is locked FOR UPDATE until the caller's transaction ends, so
     concurrent writers (threads or processes) append strictly one after another.
     """
+    event = _new_event(
+        action=action,
+        outcome=outcome,
+        actor_id=actor_id,
+        actor_username=actor_username,
+        organisation_code=organisation_code,
+        purpose=purpose,
+        subject_contactpoint_id=subject_contactpoint_id,
+        ip_address=ip_address,
+        detail=detail,
+    )
     # No savepoint: inside the caller's transaction a failure here must fail the whole act
     # anyway, and savepoints would cost two more round trips on every search and view.
     with transaction.atomic(savepoint=False):
-        event = AuditEvent(
-            occurred_at=timezone.now(),
-            action=action,
-            outcome=outcome,
-            actor_id=actor_id,
-            actor_username=actor_username,
-            organisation_code=organisation_code,
-            purpose=purpose[:200],
-            subject_contactpoint_id=subject_contactpoint_id,
-            ip_address=ip_address,
-            detail=json.loads(json.dumps(detail or {}, default=str)),
-        )
-        if connection.vendor == "postgresql" and _append_on_postgresql(event):
-            return event
-        head = _locked_chain_head()
-        _chain(event, head.sequence, head.hash)
-        event.save(force_insert=True)
-        AuditChainHead.objects.filter(id=1).update(sequence=event.sequence, hash=event.hash)
+        params = _append_params(event) if connection.vendor == "postgresql" else None
+        if params is not None:
+            _appended(event, prepared_sql.fetch_all(_APPEND_SQL, params)[0])
+        else:
+            _append_portably(event)
     return event
+
+
+def _append_portably(event: AuditEvent) -> None:
+    head = _locked_chain_head()
+    _chain(event, head.sequence, head.hash)
+    event.save(force_insert=True)
+    AuditChainHead.objects.filter(id=1).update(sequence=event.sequence, hash=event.hash)
 
 
 def _chain(event: AuditEvent, previous_sequence: int, previous_hash: str) -> None:
@@ -134,9 +176,25 @@ def _chain(event: AuditEvent, previous_sequence: int, previous_hash: str) -> Non
     event.hash = compute_hash(event)
 
 
-def _event_values(event: AuditEvent) -> list[Any]:
+def _append_params(event: AuditEvent) -> list[Any] | None:
+    """_APPEND_SQL's parameters for the event; None if its text holds one of the slots."""
+    body = _canonical_body(event)
+    body["previous_hash"] = _PREVIOUS_HASH_SLOT
+    body["sequence"] = _SEQUENCE_SLOT
+    text = _canonical_text(body)
+    previous_slot = json.dumps(_PREVIOUS_HASH_SLOT)[1:-1]  # as it appears, escaped, in the text
+    sequence_slot = json.dumps(_SEQUENCE_SLOT)  # quoted: the number replaces the quotes too
+    if text.count(previous_slot) != 1 or text.count(sequence_slot) != 1:
+        return None
+    before_previous, after_previous = text.split(previous_slot)
+    if sequence_slot not in after_previous:  # keys are sorted: previous_hash comes first
+        return None
+    between, after_sequence = after_previous.split(sequence_slot)
     return [
-        event.sequence,
+        GENESIS_HASH,
+        before_previous,
+        between,
+        after_sequence,
         event.occurred_at,
         event.action,
         event.outcome,
@@ -147,32 +205,127 @@ def _event_values(event: AuditEvent) -> list[Any]:
         event.subject_contactpoint_id,
         event.ip_address,
         json.dumps(event.detail),
-        event.previous_hash,
-        event.hash,
     ]
 
 
-def _append_on_postgresql(event: AuditEvent) -> bool:
-    """Append the event with the head locked (see _APPEND_IF_HEAD_SQL); False if no head row."""
-    settings = connection.settings_dict
-    database = f"{connection.alias}:{settings['HOST']}:{settings['PORT']}:{settings['NAME']}"
-    guess = _last_head.get(database, (0, GENESIS_HASH))
-    _chain(event, *guess)
-    new = (event.sequence, event.hash)
-    rows = prepared_sql.fetch_all(
-        _APPEND_IF_HEAD_SQL, [*guess, new[0], *guess, new[1], *_event_values(event), *new]
-    )
-    if not rows:
-        return False  # no chain head row: the portable path creates it
-    sequence, head_hash, event_id = rows[0]
-    if event_id is None:  # another process wrote since: the head is locked now, append to it
-        _chain(event, int(sequence), str(head_hash))
-        rows = prepared_sql.fetch_all(
-            _APPEND_SQL, [event.sequence, event.hash, *_event_values(event)]
-        )
-        event_id = rows[0][0]
+def _appended(event: AuditEvent, row: tuple[Any, ...]) -> None:
+    """Fill in what the database chose for an event written by _APPEND_SQL."""
+    event_id, sequence, previous_hash, event_hash = row
     event.pk = int(event_id)
+    event.sequence = int(sequence)
+    event.previous_hash = str(previous_hash)
+    event.hash = str(event_hash)
     event._state.adding = False
     event._state.db = connection.alias
-    _last_head[database] = (event.sequence, event.hash)
-    return True
+
+
+# --- A lookup's transaction, ending with its event ------------------------------------------------
+
+
+class AuditedTransaction:
+    """The transaction of one audited act; see audited_transaction."""
+
+    def __init__(self, *, deferred: bool) -> None:
+        self._deferred = deferred
+        self.pending: list[tuple[AuditEvent, list[Any]]] = []
+
+    def record(
+        self,
+        *,
+        action: str,
+        outcome: str = "ok",
+        actor_id: int | None = None,
+        actor_username: str = "",
+        organisation_code: str = "",
+        purpose: str = "",
+        subject_contactpoint_id: str = "",
+        ip_address: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Record the act's event, as record_event does; written by the time the block ends."""
+        fields: dict[str, Any] = {
+            "action": action,
+            "outcome": outcome,
+            "actor_id": actor_id,
+            "actor_username": actor_username,
+            "organisation_code": organisation_code,
+            "purpose": purpose,
+            "subject_contactpoint_id": subject_contactpoint_id,
+            "ip_address": ip_address,
+            "detail": detail,
+        }
+        if self._deferred:
+            event = _new_event(**fields)
+            params = _append_params(event)
+            if params is not None:
+                self.pending.append((event, params))
+                return
+        record_event(**fields)
+
+
+@contextmanager
+def audited_transaction() -> Iterator[AuditedTransaction]:
+    """transaction.atomic() for an act that ends by recording its event (`.record(...)`).
+
+    On PostgreSQL, as the outermost transaction, the event is sent with the COMMIT in one
+    round trip (psycopg's pipeline mode): a search or view writes one event, so this saves a
+    round trip on every lookup and holds the chain head's lock half as long. The event is
+    still in the act's transaction: if its INSERT fails, the COMMIT is a ROLLBACK and the
+    error is raised (DatabaseError, as from record_event). Anywhere else, and for an event
+    the statement cannot carry, `.record` writes at once, exactly as record_event.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        with transaction.atomic():
+            yield AuditedTransaction(deferred=False)
+        return
+    block = transaction.atomic()
+    block.__enter__()
+    audited = AuditedTransaction(deferred=True)
+    try:
+        yield audited
+    except BaseException as error:
+        block.__exit__(type(error), error, error.__traceback__)
+        raise
+    if not audited.pending:
+        block.__exit__(None, None, None)
+        return
+    _commit_with_events(block, audited.pending)
+
+
+def _commit_with_events(block: Any, pending: list[tuple[AuditEvent, list[Any]]]) -> None:
+    """End the transaction: its events and the COMMIT in one round trip, then the block."""
+    try:
+        cursors = _send_events_and_commit(pending)
+    except BaseException as error:
+        block.__exit__(type(error), error, error.__traceback__)
+        raise
+    # The server has committed: Django's COMMIT finds the transaction ended and sends nothing,
+    # then runs the on_commit callbacks.
+    block.__exit__(None, None, None)
+    for (event, _), cursor in zip(pending, cursors, strict=True):
+        row = cursor.fetchone()
+        cursor.close()
+        if row is None:  # cannot happen: _APPEND_SQL inserts one row or fails
+            raise AuditUnavailable("an audit event was not written")
+        _appended(event, row)
+
+
+def _send_events_and_commit(pending: list[tuple[AuditEvent, list[Any]]]) -> list[Any]:
+    """The events' INSERTs and COMMIT in one pipeline with one Sync; their cursors, answered.
+
+    COMMIT goes as a statement: conn.commit() in a pipeline would sync on its own, then again
+    on leaving it. If an INSERT fails the server skips the COMMIT, and the error is raised
+    (as Django's DatabaseError) on leaving the pipeline.
+    """
+    import psycopg
+
+    raw = connection.connection
+    cursors = []
+    with connection.wrap_database_errors, raw.pipeline():
+        for _, params in pending:
+            cursor = psycopg.Cursor(raw)
+            cursor.execute(_APPEND_SQL, params, prepare=True)
+            cursors.append(cursor)
+        with psycopg.Cursor(raw) as committing:
+            committing.execute("COMMIT")
+    return cursors

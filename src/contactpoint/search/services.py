@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 
 from contactpoint.access.policy import (
     ChildProjection,
@@ -28,7 +28,7 @@ from contactpoint.access.protective.monitoring import (
     LookupRefused,
     enforce_and_monitor,
 )
-from contactpoint.audit.services import record_event
+from contactpoint.audit.services import AuditedTransaction, audited_transaction
 from contactpoint.index import contactpoint_id as cp_id
 from contactpoint.index.models import Address, Child, ChildName
 from contactpoint.index.vocabularies import AddressKind, NameKind
@@ -102,6 +102,7 @@ def _require_purpose(purpose: str) -> None:
 
 
 def _audit(
+    audit: AuditedTransaction,
     *,
     viewer: Viewer,
     action: SearchAction,
@@ -111,7 +112,7 @@ def _audit(
     subject: str = "",
     detail: dict[str, Any],
 ) -> None:
-    record_event(
+    audit.record(
         action=action,
         outcome=outcome,
         actor_id=viewer.user_id,
@@ -137,7 +138,7 @@ def search_children(
     refusal = what_to_add(criteria.provided)
     try:
         if refusal is not None:
-            with transaction.atomic():
+            with audited_transaction() as audit:
                 verdict = enforce_and_monitor(
                     viewer=viewer,
                     kind=LookupKind.SEARCH,
@@ -147,6 +148,7 @@ def search_children(
                     ip_address=ip_address,
                 )
                 _audit(
+                    audit,
                     viewer=viewer,
                     action=SearchAction.SEARCH,
                     outcome=SearchOutcome.REFUSED if verdict.allowed else verdict.audit_outcome,
@@ -159,7 +161,7 @@ def search_children(
                     },
                 )
         else:
-            with transaction.atomic():
+            with audited_transaction() as audit:
                 results, candidates, local_authority_of = _search(viewer, criteria)
                 # Quotas and protective monitoring, in this transaction; a refusal shows nothing.
                 verdict = enforce_and_monitor(
@@ -175,6 +177,7 @@ def search_children(
                 if not verdict.allowed:
                     results = SearchResults(SearchOutcome.REFUSED, message=verdict.message)
                 _audit(
+                    audit,
                     viewer=viewer,
                     action=SearchAction.SEARCH,
                     outcome=results.outcome if verdict.allowed else verdict.audit_outcome,
@@ -301,7 +304,7 @@ def view_child(
     except cp_id.InvalidContactPointId as error:
         raise InvalidChildId(str(error)) from error
     try:
-        with transaction.atomic():
+        with audited_transaction() as audit:
             child = get_child_for_view(canonical)
             projection = (
                 project_child(viewer=viewer, child=child, purpose=purpose)
@@ -324,6 +327,7 @@ def view_child(
             if projection is None or not verdict.allowed:
                 projection = None
                 _audit(
+                    audit,
                     viewer=viewer,
                     action=SearchAction.VIEW,
                     outcome=ViewOutcome.NOT_FOUND if verdict.allowed else verdict.audit_outcome,
@@ -334,6 +338,7 @@ def view_child(
                 )
             else:
                 _audit(
+                    audit,
                     viewer=viewer,
                     action=SearchAction.VIEW,
                     outcome=ViewOutcome.SHOWN,
