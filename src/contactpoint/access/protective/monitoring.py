@@ -18,6 +18,7 @@ event that says the lookup was stopped.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -133,6 +134,14 @@ class Lookup:
     quota: quotas.RoleQuota
     at: dt.datetime
     _history: list[PastLookup] | None = field(default=None, repr=False)
+    _breaches: list[quotas.Breach] | None = field(default=None, repr=False)
+
+    @property
+    def breaches(self) -> list[quotas.Breach]:
+        """Every limit this lookup's usage has reached, hard ones first (assessed once)."""
+        if self._breaches is None:
+            self._breaches = quotas.assess(self.quota, self.usage)
+        return self._breaches
 
     def history(self, *, minutes: int) -> list[PastLookup]:
         """The person's lookups in the last `minutes`, newest first (one query, then cached)."""
@@ -167,7 +176,7 @@ def _local_day(at: dt.datetime) -> str:
 
 
 def _quota_hard_limit(rule: MonitoringRule, lookup: Lookup) -> list[Finding]:
-    breach = next((b for b in quotas.assess(lookup.quota, lookup.usage) if b.hard), None)
+    breach = next((b for b in lookup.breaches if b.hard), None)
     if breach is None:
         return []
     return [
@@ -188,7 +197,7 @@ def _quota_soft_limit(rule: MonitoringRule, lookup: Lookup) -> list[Finding]:
             dedupe=f"{breach.measure}:{breach.period}:{breach.window_start}",
             detail={"measure": breach.measure, "period": breach.period, "count": breach.count},
         )
-        for breach in quotas.assess(lookup.quota, lookup.usage)
+        for breach in lookup.breaches
         if not breach.hard
     ]
 
@@ -496,12 +505,17 @@ def _own_address(rule: MonitoringRule, lookup: Lookup) -> list[Finding]:
     ]
 
 
+@functools.lru_cache(maxsize=64)
+def _clock_time(text: str) -> dt.time:
+    """A rule's "HH:MM" parameter (parsed once: this rule runs on every lookup)."""
+    return dt.time.fromisoformat(text)
+
+
 def _out_of_hours(rule: MonitoringRule, lookup: Lookup) -> list[Finding]:
     local = timezone.localtime(lookup.at)
     p = rule.parameters
-    starts = dt.time.fromisoformat(str(p["day_starts"]))
-    ends = dt.time.fromisoformat(str(p["day_ends"]))
-    working_day = local.weekday() in set(p["working_days"])
+    starts, ends = _clock_time(str(p["day_starts"])), _clock_time(str(p["day_ends"]))
+    working_day = local.weekday() in p["working_days"]
     if working_day and starts <= local.time() < ends:
         return []
     return [
@@ -712,9 +726,7 @@ def enforce_and_monitor(
     )
     findings = evaluate(lookup)
     warnings = tuple(
-        quotas.warning_for(breach, quota)
-        for breach in quotas.assess(quota, usage)
-        if not breach.hard
+        quotas.warning_for(breach, quota) for breach in lookup.breaches if not breach.hard
     )
     if not findings:
         return Verdict(True, warnings=warnings)
@@ -753,7 +765,7 @@ def _act_on(
     stopping = [f for f in findings if f.rule.suspends]
     suspended = False
     if stopping:
-        breach = next((b for b in quotas.assess(lookup.quota, lookup.usage) if b.hard), None)
+        breach = next((b for b in lookup.breaches if b.hard), None)
         reason = (
             f"you went over a usage limit ({quotas.describe(breach)})"
             if stopping[0].rule.pattern is Pattern.QUOTA_HARD_LIMIT and breach is not None
