@@ -12,7 +12,12 @@ from django.db import DatabaseError, connection, transaction
 from contactpoint.access.models import User
 from contactpoint.audit.models import AuditChainHead, AuditEvent
 from contactpoint.audit.selectors import verify_chain
-from contactpoint.audit.services import audited_transaction, compute_hash, record_event
+from contactpoint.audit.services import (
+    audited_transaction,
+    compute_hash,
+    record_event,
+    record_event_of_act,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -98,3 +103,55 @@ def test_on_commit_callbacks_run_once_the_event_is_committed() -> None:
         transaction.on_commit(lambda: seen.append(AuditEvent.objects.count()))
 
     assert seen == [1]
+
+
+def test_an_event_of_the_act_recorded_deeper_down_goes_with_the_acts_own() -> None:
+    with audited_transaction() as audit:
+        record_event_of_act(action="access.alert_raised", detail={"rule": "out_of_hours"})
+        # On PostgreSQL it waits for the COMMIT (no round trip now); elsewhere it is written.
+        written_at_once = AuditEvent.objects.filter(action="access.alert_raised").exists()
+        audit.record(action="search.children")
+
+    assert written_at_once is (connection.vendor != "postgresql")
+    events = list(AuditEvent.objects.order_by("sequence"))
+    assert [(e.sequence, e.action) for e in events] == [
+        (1, "access.alert_raised"),
+        (2, "search.children"),
+    ]
+    assert events[0].detail == {"rule": "out_of_hours"}
+    assert verify_chain().ok
+
+
+def test_an_event_of_the_act_inside_a_savepoint_is_written_at_once_and_can_roll_back() -> None:
+    with audited_transaction() as audit:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            record_event_of_act(action="access.alert_raised")
+            assert AuditEvent.objects.filter(action="access.alert_raised").exists()
+            raise RuntimeError("only this part failed")
+        audit.record(action="search.children")
+
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["search.children"]
+    assert verify_chain().ok
+
+
+def test_an_act_that_fails_writes_none_of_its_events() -> None:
+    with pytest.raises(RuntimeError), audited_transaction() as audit:
+        record_event_of_act(action="access.alert_raised")
+        audit.record(action="search.children")
+        raise RuntimeError("the read failed")
+
+    assert not AuditEvent.objects.exists()
+    # The next act starts clean: nothing of the failed one is sent with its COMMIT.
+    with audited_transaction() as audit:
+        audit.record(action="search.children")
+    assert list(AuditEvent.objects.values_list("sequence", "action")) == [(1, "search.children")]
+
+
+def test_outside_an_act_an_event_is_written_at_once() -> None:
+    with transaction.atomic():
+        record_event_of_act(action="access.alert_raised")
+        assert AuditEvent.objects.filter(action="access.alert_raised").exists()
+    record_event_of_act(action="access.account_suspended")
+
+    assert AuditEvent.objects.count() == 2
+    assert verify_chain().ok

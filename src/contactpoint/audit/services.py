@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -263,6 +264,26 @@ class AuditedTransaction:
         record_event(**fields)
 
 
+# The deferring AuditedTransaction of this thread's open act, if any (Django's connections are
+# per thread, so is this).
+_open_act = threading.local()
+
+
+def record_event_of_act(**fields: Any) -> None:
+    """Record an event that is part of the act in progress (an alert its lookup raised, say).
+
+    Inside audited_transaction's deferring block, and in no savepoint of it (which could roll
+    back without the act), the event joins the act's own and goes with the COMMIT, in the
+    order recorded: no round trip now, and the chain head stays unlocked until then. Anywhere
+    else it is written at once, by record_event. Takes record_event's arguments.
+    """
+    act: AuditedTransaction | None = getattr(_open_act, "act", None)
+    if act is not None and not any(connection.savepoint_ids):
+        act.record(**fields)
+        return
+    record_event(**fields)
+
+
 @contextmanager
 def audited_transaction() -> Iterator[AuditedTransaction]:
     """transaction.atomic() for an act that ends by recording its event (`.record(...)`).
@@ -272,7 +293,8 @@ def audited_transaction() -> Iterator[AuditedTransaction]:
     round trip on every lookup and holds the chain head's lock half as long. The event is
     still in the act's transaction: if its INSERT fails, the COMMIT is a ROLLBACK and the
     error is raised (DatabaseError, as from record_event). Anywhere else, and for an event
-    the statement cannot carry, `.record` writes at once, exactly as record_event.
+    the statement cannot carry, `.record` writes at once, exactly as record_event. Events of
+    the act recorded deeper down (record_event_of_act) travel with it the same way.
     """
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         with transaction.atomic():
@@ -281,11 +303,14 @@ def audited_transaction() -> Iterator[AuditedTransaction]:
     block = transaction.atomic()
     block.__enter__()
     audited = AuditedTransaction(deferred=True)
+    _open_act.act = audited
     try:
         yield audited
     except BaseException as error:
         block.__exit__(type(error), error, error.__traceback__)
         raise
+    finally:
+        _open_act.act = None
     if not audited.pending:
         block.__exit__(None, None, None)
         return

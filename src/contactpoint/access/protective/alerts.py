@@ -32,7 +32,7 @@ from contactpoint.access.protective.actions import ProtectiveAction
 from contactpoint.access.roles import Capability, role_has
 from contactpoint.access.services import InvalidChange, NotPermitted, _suspend
 from contactpoint.access.vocabularies import OrganisationKind
-from contactpoint.audit.services import record_event
+from contactpoint.audit.services import record_event, record_event_of_act
 
 if TYPE_CHECKING:
     from contactpoint.access.protective.monitoring import PersonFacts
@@ -213,7 +213,8 @@ def _raise(
                 account_suspended=True
             )
         return None
-    record_event(
+    # Part of the lookup that raised it: on PostgreSQL the event goes with the lookup's COMMIT.
+    record_event_of_act(
         action=ProtectiveAction.ALERT_RAISED,
         actor_username=SYSTEM_ACTOR,
         organisation_code=organisation_code,
