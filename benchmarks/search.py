@@ -25,7 +25,10 @@ working hours (weekday 07:00-20:00) that first lookup raises the day's out-of-ho
 costs three more round trips, and every later one finds it raised already. Without it each
 measured search would be its practitioner's first of the day, which no real day looks like, and
 the figures would depend on the time of day and on whether the benchmark already ran that day.
-Each measured lookup is also marked by whether it raised a new alert, reported apart.
+Each measured lookup is also marked by whether it raised a new alert, reported apart. For
+comparison it measures what this machine's database costs at the least: a round trip, and the
+durable commit of one small row (the disk's share of any audit event that commits with its
+lookup).
 """
 
 from __future__ import annotations
@@ -577,6 +580,42 @@ def start_the_day(viewers: list[Any], known_ids: list[str]) -> dict[str, Any]:
     return overhead_summary(*added)
 
 
+def database_floor(samples: int = 1000) -> dict[str, float]:
+    """The least any database work costs on this machine, to set the figures against.
+
+    A round trip (SELECT 1), and the durable commit of one small row into a plain table (an
+    INSERT in autocommit, so its WAL must reach the disk before it answers): the least an
+    audit event that commits with its lookup can cost, before the event's own work (its hash
+    chain, its indexes) and any Python.
+    """
+    from django.db import connection
+
+    def timed(sql: str) -> list[float]:
+        spent = []
+        with connection.cursor() as cursor:
+            for n in range(samples + 50):
+                began = time.perf_counter()
+                cursor.execute(sql)
+                if n >= 50:  # the first few warm the connection and the table
+                    spent.append((time.perf_counter() - began) * 1000)
+        return sorted(spent)
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, x text)")
+    try:
+        trip = timed("SELECT 1")
+        commit = timed("INSERT INTO bench_floor (x) VALUES ('one small row')")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE bench_floor")
+    return {
+        "round_trip_p50_ms": round(percentile(trip, 0.50), 3),
+        "round_trip_p95_ms": round(percentile(trip, 0.95), 3),
+        "durable_commit_p50_ms": round(percentile(commit, 0.50), 3),
+        "durable_commit_p95_ms": round(percentile(commit, 0.95), 3),
+    }
+
+
 def run_in_process(queries: list[Query], *, warm_up: list[Query]) -> dict[str, Any]:
     """Each query through search_children, audit write and commit included, one at a time."""
     from django.conf import settings
@@ -603,6 +642,7 @@ def run_in_process(queries: list[Query], *, warm_up: list[Query]) -> dict[str, A
             purpose="safeguarding_concern",
         )
     first_of_day = start_the_day(viewers, [q.target for q in warm_up])
+    floor = database_floor()
     prepared = [(q, criteria_of(q)) for q in queries]
     by_kind: dict[str, tuple[list[float], list[bool], list[bool]]] = defaultdict(
         lambda: ([], [], [])
@@ -673,6 +713,7 @@ def run_in_process(queries: list[Query], *, warm_up: list[Query]) -> dict[str, A
             "quota_store": "redis" if getattr(settings, "REDIS_URL", "") else "database",
             "searches_refused": refused,
             "first_lookup_of_the_day": first_of_day,
+            "floor": floor,
             "commit_p50_ms": round(percentile(commits, 0.50), 3),
             "commit_p95_ms": round(percentile(commits, 0.95), 3),
             **{kind: overhead_summary(*values) for kind, values in added.items()},
@@ -1041,6 +1082,14 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"  {'':<4}of which COMMIT p50 {added['commit_p50_ms']:.2f} p95 "
             f"{added['commit_p95_ms']:.2f} ms",
+            flush=True,
+        )
+        floor = added["floor"]
+        print(
+            f"  {'':<4}for comparison, on this machine: a database round trip p50 "
+            f"{floor['round_trip_p50_ms']:.2f} p95 {floor['round_trip_p95_ms']:.2f} ms; the "
+            f"durable commit of one small row p50 {floor['durable_commit_p50_ms']:.2f} p95 "
+            f"{floor['durable_commit_p95_ms']:.2f} ms",
             flush=True,
         )
         if "http" in result:

@@ -280,6 +280,31 @@ def test_an_employers_alerts_go_to_its_local_authority() -> None:
     assert alert.organisation.name == "Manchester"
 
 
+def test_alerts_with_no_local_authority_organisation_go_to_the_national_team() -> None:
+    from contactpoint.access.organisations import NATIONAL_TEAM_CODE
+    from contactpoint.audit.models import AuditEvent
+    from contactpoint.index.models import LocalAuthority
+
+    # An employer registered in an LA that has no ContactPoint organisation of its own.
+    bare_la = LocalAuthority.objects.create(
+        ons_code="E06000099", name="Newshire", region="North West"
+    )
+    employer = Organisation.objects.create(
+        code="bare-la-charity",
+        name="A charity",
+        kind="employer",
+        local_authority=bare_la,
+        status="live_pilot",
+    )
+    person = practitioner(organisation=employer)
+    _child_with_own_surname(person, None)  # type: ignore[arg-type]
+
+    alert = Alert.objects.get(subject_user=person)
+    assert alert.organisation.code == NATIONAL_TEAM_CODE
+    raised = AuditEvent.objects.get(action="access.alert_raised", detail__alert=alert.pk)
+    assert raised.organisation_code == NATIONAL_TEAM_CODE
+
+
 # --- Near misses: where each rule stays quiet --------------------------------------------------------
 
 

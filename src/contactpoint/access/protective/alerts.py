@@ -58,33 +58,27 @@ def security_organisation_for(organisation_id: int | None) -> Organisation:
     return organisation or Organisation.objects.get(code=NATIONAL_TEAM_CODE)
 
 
-# security_organisation_for as (id, code), in one prepared statement: raising a person's first
-# alert of the day happens inside their lookup, where the two ORM queries cost about a
-# millisecond (issue 6's budget for all of quotas, monitoring and the audit write is 2 ms).
-_SECURITY_ORGANISATION_SQL = (
-    "SELECT 0 AS choice, s.id, s.code FROM access_organisation s WHERE s.id = ("
-    "SELECT CASE WHEN o.kind = %s THEN (SELECT la.id FROM access_organisation la "
+# security_organisation_for's id as an SQL expression, for the INSERT of the alert itself:
+# raising a person's first alert of the day happens inside their lookup, where finding the
+# organisation first cost a round trip of its own (issue 6's budget for all of quotas,
+# monitoring and the audit write is 2 ms). NULL only if the national team is missing, which
+# the alert's NOT NULL organisation then refuses (the lookup fails closed).
+_SECURITY_ORGANISATION_ID_SQL = (
+    "COALESCE((SELECT CASE WHEN o.kind = %s THEN (SELECT la.id FROM access_organisation la "
     "WHERE la.kind = %s AND la.local_authority_id = o.local_authority_id ORDER BY la.id "
-    "LIMIT 1) ELSE o.id END FROM access_organisation o WHERE o.id = %s) "
-    "UNION ALL SELECT 1 AS choice, n.id, n.code FROM access_organisation n WHERE n.code = %s "
-    "ORDER BY choice LIMIT 1"
+    "LIMIT 1) ELSE o.id END FROM access_organisation o WHERE o.id = %s), "
+    "(SELECT n.id FROM access_organisation n WHERE n.code = %s))"
 )
 
 
-def security_organisation_ref(organisation_id: int | None) -> tuple[int, str]:
-    """(id, code) of security_organisation_for(organisation_id), in one round trip."""
-    rows = prepared_sql.fetch_all(
-        _SECURITY_ORGANISATION_SQL,
-        [
-            OrganisationKind.EMPLOYER.value,
-            OrganisationKind.LOCAL_AUTHORITY.value,
-            organisation_id,
-            NATIONAL_TEAM_CODE,
-        ],
-    )
-    if not rows:
-        raise Organisation.DoesNotExist("the national team's organisation is missing")
-    return int(rows[0][1]), str(rows[0][2])
+def _security_organisation_of(organisation_id: int | None) -> tuple[str, list[Any]]:
+    """(SQL, parameters): the id of security_organisation_for(organisation_id)."""
+    return _SECURITY_ORGANISATION_ID_SQL, [
+        OrganisationKind.EMPLOYER.value,
+        OrganisationKind.LOCAL_AUTHORITY.value,
+        organisation_id,
+        NATIONAL_TEAM_CODE,
+    ]
 
 
 def la_team_organisation(local_authority_id: int) -> Organisation | None:
@@ -140,7 +134,7 @@ def raise_for_finding(
         if repeat(key)
         else _raise(
             key=key,
-            organisation=security_organisation_ref(person.organisation_id),
+            organisation=_security_organisation_of(person.organisation_id),
             audience=AlertAudience.SECURITY_OFFICER,
             fields=common,
             ip_address=ip_address,
@@ -153,7 +147,7 @@ def raise_for_finding(
         if team is not None:
             alert = _raise(
                 key=team_key,
-                organisation=(team.pk, team.code),
+                organisation=("%s", [team.pk]),
                 audience=AlertAudience.LA_CONTACTPOINT_TEAM,
                 fields=common,
                 ip_address=ip_address,
@@ -169,45 +163,56 @@ def alert_keys(*, rule: MonitoringRule, user_id: int, dedupe: str) -> tuple[str,
     return key, f"{key}:la"[:160]
 
 
-def _insert_unless_raised(alert: Alert) -> bool:
-    """Insert the alert unless one with its dedupe key exists; True if this call raised it.
+def _insert_unless_raised(alert: Alert, organisation: tuple[str, list[Any]]) -> str | None:
+    """Insert the alert unless one with its dedupe key exists; its organisation's code if this
+    call raised it, else None.
 
-    INSERT ... ON CONFLICT DO NOTHING RETURNING: one round trip and no savepoint, where
-    get_or_create took four (SELECT, SAVEPOINT, INSERT, RELEASE) inside every lookup that
-    raised an alert. A parallel lookup raising the same alert waits for it, then inserts nothing.
+    `organisation` is an SQL expression (with its parameters) for the organisation's id, worked
+    out by the INSERT itself. INSERT ... ON CONFLICT DO NOTHING RETURNING: one round trip and no
+    savepoint, where get_or_create took four (SELECT, SAVEPOINT, INSERT, RELEASE) inside every
+    lookup that raised an alert. A parallel lookup raising the same alert waits for it, then
+    inserts nothing.
     """
-    fields = [f for f in Alert._meta.concrete_fields if not f.primary_key]
+    fields = [
+        f for f in Alert._meta.concrete_fields if not f.primary_key and f.name != "organisation"
+    ]
     quote = connection.ops.quote_name
+    table = quote(Alert._meta.db_table)
     columns = ", ".join(quote(str(f.column)) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     values = [f.get_db_prep_save(f.pre_save(alert, add=True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(Alert._meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608 (model's own names)
-            "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-            values,
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return False
+    organisation_sql, organisation_params = organisation
+    # Prepared: the statement's text is fixed, and planning it would cost more than running it.
+    rows = prepared_sql.fetch_all(
+        f"INSERT INTO {table} (organisation_id, {columns}) "  # noqa: S608 (model's own names, fixed SQL)
+        f"VALUES (({organisation_sql}), {placeholders}) "
+        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, organisation_id, "
+        f"(SELECT code FROM access_organisation WHERE id = {table}.organisation_id)",
+        [*organisation_params, *values],
+    )
+    if not rows:
+        return None
+    row = rows[0]
     alert.pk = int(row[0])
+    alert.organisation_id = int(row[1])
     alert._state.adding = False
     alert._state.db = connection.alias
-    return True
+    return str(row[2])
 
 
 def _raise(
     *,
     key: str,
-    organisation: tuple[int, str],
+    organisation: tuple[str, list[Any]],
     audience: str,
     fields: dict[str, Any],
     ip_address: str | None,
 ) -> Alert | None:
-    """Insert the alert for (organisation id, code) and audit it, unless already raised."""
-    organisation_id, organisation_code = organisation
-    alert = Alert(dedupe_key=key, organisation_id=organisation_id, audience=audience, **fields)
-    if not _insert_unless_raised(alert):
+    """Insert the alert for the organisation (an SQL expression for its id, with its
+    parameters) and audit it, unless already raised."""
+    alert = Alert(dedupe_key=key, audience=audience, **fields)
+    organisation_code = _insert_unless_raised(alert, organisation)
+    if organisation_code is None:
         if fields["account_suspended"]:
             Alert.objects.filter(dedupe_key=key, account_suspended=False).update(
                 account_suspended=True
