@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import gc
 import io
 import os
 import signal
@@ -186,6 +187,31 @@ def test_bad_rows_are_rejected_with_their_line_and_the_rest_loads(
     assert outcomes == {2: "new", 3: "rejected", 4: "rejected"}
     assert "date_of_birth" in load.rows.get(line=3).reason
     assert Child.objects.count() == 1
+
+
+@pytest.mark.parametrize("interrupted", [False, True])
+def test_the_load_hands_the_collector_back_as_it_found_it(
+    generated: Path, monkeypatch: pytest.MonkeyPatch, interrupted: bool
+) -> None:
+    # The bulk reads with the cyclic collector off and keeps its rows frozen; a process that
+    # goes on serving (an API worker) must not be left with either, finished or interrupted.
+    real_parse = initial.InitialLoad._parsed_batches
+    collector_while_reading = []
+
+    def parse(self: initial.InitialLoad, *args: Any) -> Any:
+        yield from real_parse(self, *args)
+        collector_while_reading.append(gc.isenabled())
+        if interrupted:
+            raise KeyboardInterrupt("the operator pressed Ctrl-C")
+
+    monkeypatch.setattr(initial.InitialLoad, "_parsed_batches", parse)
+    if interrupted:
+        with pytest.raises(KeyboardInterrupt):
+            initial_load(files_of(generated))
+    else:
+        assert initial_load(files_of(generated)).bulk_records > 0
+    assert collector_while_reading and not any(collector_while_reading)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 def test_an_initial_load_is_refused_when_the_index_holds_children(generated: Path) -> None:
