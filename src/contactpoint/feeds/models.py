@@ -129,7 +129,10 @@ class RowOutcome(models.TextChoices):
 class LoadRow(models.Model):
     """One line of the load report: what happened to one row, written with the row's effect."""
 
-    load = models.ForeignKey(FeedLoad, on_delete=models.CASCADE, related_name="rows")
+    # No index of its own: one_outcome_per_line (load, line) serves every lookup by load.
+    load = models.ForeignKey(
+        FeedLoad, on_delete=models.CASCADE, related_name="rows", db_index=False
+    )
     line = models.PositiveIntegerField()
     source_record_id = models.CharField(max_length=64, blank=True)
     outcome = models.CharField(max_length=10, choices=RowOutcome.choices)
@@ -161,7 +164,10 @@ class SourceRecord(models.Model):
     what a child's record is rebuilt from, and what a data-quality officer compares.
     """
 
-    source = models.ForeignKey(SourceSystem, on_delete=models.PROTECT, related_name="records")
+    # No index of its own: one_record_per_source_id (source, source record ID) leads with it.
+    source = models.ForeignKey(
+        SourceSystem, on_delete=models.PROTECT, related_name="records", db_index=False
+    )
     source_record_id = models.CharField(max_length=64)
     child = models.ForeignKey(
         Child, on_delete=models.CASCADE, null=True, blank=True, related_name="source_records"

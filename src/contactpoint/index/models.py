@@ -173,8 +173,9 @@ class Child(models.Model):
         choices=ReturnIntention.choices,
         blank=True,
     )
+    # No index of its own: child_la_status (responsible LA, status) leads with it.
     responsible_la = models.ForeignKey(
-        LocalAuthority, on_delete=models.PROTECT, related_name="children"
+        LocalAuthority, on_delete=models.PROTECT, related_name="children", db_index=False
     )
     is_shielded = models.BooleanField(default=False)
     died_on = models.DateField(null=True, blank=True, validators=[validate_not_future])
@@ -231,7 +232,10 @@ class Child(models.Model):
 class ChildFieldSource(Provenance):
     """Provenance of the child's own scalar fields, one row per field."""
 
-    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="field_sources")
+    # No index of its own: one_source_per_child_field (child, field) leads with it.
+    child = models.ForeignKey(
+        Child, on_delete=models.CASCADE, related_name="field_sources", db_index=False
+    )
     field = models.CharField(max_length=20, choices=ProvenancedChildField.choices)
 
     class Meta:
@@ -355,7 +359,10 @@ class Carer(Provenance):
 
 class SchoolEnrolment(Provenance):
     child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="enrolments")
-    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="enrolments")
+    # Indexed by enrolment_school (Meta), not twice.
+    school = models.ForeignKey(
+        School, on_delete=models.PROTECT, related_name="enrolments", db_index=False
+    )
     started_on = models.DateField(validators=[validate_not_future])
     ended_on = models.DateField(null=True, blank=True)
 
@@ -377,7 +384,10 @@ class SchoolEnrolment(Provenance):
 
 class GpRegistration(Provenance):
     child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="gp_registrations")
-    practice = models.ForeignKey(GpPractice, on_delete=models.PROTECT, related_name="registrations")
+    # Indexed by registration_practice (Meta), not twice.
+    practice = models.ForeignKey(
+        GpPractice, on_delete=models.PROTECT, related_name="registrations", db_index=False
+    )
     registered_on = models.DateField(validators=[validate_not_future])
     ended_on = models.DateField(null=True, blank=True)
 
@@ -400,7 +410,10 @@ class GpRegistration(Provenance):
 class Involvement(Provenance):
     """A service or practitioner involved with the child: contact details only, never why."""
 
-    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="involvements")
+    # No index of its own: involvement_current (child, ended_on) leads with it.
+    child = models.ForeignKey(
+        Child, on_delete=models.CASCADE, related_name="involvements", db_index=False
+    )
     service_type = models.CharField(max_length=20, choices=ServiceType.choices)
     other_service = models.CharField(
         max_length=24,
