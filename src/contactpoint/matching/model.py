@@ -85,18 +85,18 @@ class MatchScore:
         raise KeyError(comparison)
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready explanation (stored with links and review items)."""
+        """A JSON-ready explanation (stored with links and review items).
+
+        Each field is named by its comparison, whose description is the model's (comparisons),
+        not repeated here: it was three quarters of every stored explanation, a fifth of each
+        source record row, on every link.
+        """
         return {
             "weight": round(self.weight, 3),
             "probability": self.probability,
             "prior_weight": round(self.prior_weight, 3),
             "fields": [
-                {
-                    "comparison": c.comparison,
-                    "level": c.level,
-                    "weight": round(c.weight, 3),
-                    "description": c.description,
-                }
+                {"comparison": c.comparison, "level": c.level, "weight": round(c.weight, 3)}
                 for c in self.contributions
             ],
         }
