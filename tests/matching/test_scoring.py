@@ -414,8 +414,12 @@ def test_a_shielded_stranger_found_by_a_familiar_given_name_does_not_count() -> 
         is_shielded=True,
         gender="male",
     )
+    assert (
+        current_model().score(record(), stranger).weight < current_model().thresholds.shield_floor
+    )
+    # Below the floor, another identity: left out of the scored candidates, as decide would.
     found = scored(record(), (stranger, "dob_familiar"))
-    assert found[0].score.weight < current_model().thresholds.shield_floor
+    assert found == []
     assert decide(current_model(), found).outcome is Outcome.NEW
 
 
@@ -457,10 +461,14 @@ def test_a_shielded_child_below_the_floor_does_not_count_when_identity_differs(
     changes: dict[str, object],
 ) -> None:
     incoming = record(nhs_hashes=frozenset({"a" * 64}))
-    found = scored(incoming, (_in_hiding(**changes), "shielded_near"))
-    assert found[0].score.weight < current_model().thresholds.shield_floor
+    in_hiding = _in_hiding(**changes)
+    score = current_model().score(incoming, in_hiding)
+    assert score.weight < current_model().thresholds.shield_floor
 
-    assert decide(current_model(), found).outcome is Outcome.NEW
+    # Left out of the scored candidates, and dropped by decide if it were not.
+    assert scored(incoming, (in_hiding, "shielded_near")) == []
+    everything = [ScoredCandidate(in_hiding, score, "shielded_near")]
+    assert decide(current_model(), everything).outcome is Outcome.NEW
 
 
 def test_comparison_vector_has_one_level_per_comparison() -> None:
@@ -483,3 +491,53 @@ def test_a_sibling_with_a_similar_name_is_no_rival_to_an_exact_match() -> None:
         current_model(), scored(record(), (candidate(1), "dob_given"), (sibling, "dob_given"))
     )
     assert decision.outcome is Outcome.LINK and decision.child_id == 1
+
+
+def test_a_loose_candidate_is_left_unscored_only_when_decide_would_drop_it() -> None:
+    # Pairs as a shield sweep finds them: born within a typing error or a year, names that
+    # agree, differ or are garbled, addresses and carers the same or not.
+    from contactpoint.matching.decisions import identity_kept, keeps_identity
+
+    model = current_model()
+    floor = model.thresholds.shield_floor
+    incoming = record(nhs_hashes=frozenset({"a" * 64}))
+    variants = [
+        record(given=given, family=family, born=born, postcode=postcode, carers=carers, **extra)
+        for given in ("Amelia Rose", "Amelai", "Noah", "Millie")
+        for family in ("O'Neill", "Stapleby")
+        for born in (BORN, dt.date(2018, 4, 3), dt.date(2019, 3, 4), dt.date(2018, 9, 30))
+        for postcode, carers in (("M14 5AB", (("SARAH", "ONEILL"),)), ("L37 2AR", ()))
+        for extra in ({}, {"gender": "male"}, {"nhs_hashes": frozenset({"b" * 64})})
+    ]
+    left_out = 0
+    for candidate_record in variants:
+        full = model.score(incoming, candidate_record)
+        bounded = model.score_unless_below(
+            incoming, candidate_record, floor, matters_anyway=identity_kept
+        )
+        if bounded is None:
+            left_out += 1
+            assert full.weight < floor and not keeps_identity(full)
+        else:
+            assert bounded == full
+            assert full.weight >= floor or keeps_identity(full)
+    # Both ways happen in this set, so neither branch is vacuous.
+    assert 0 < left_out < len(variants)
+
+
+def test_only_loose_candidates_are_ever_left_out() -> None:
+    model = current_model()
+    stranger = candidate(
+        7,
+        given="Noah",
+        family="Stapleby",
+        born=dt.date(2018, 9, 30),
+        postcode="L37 2AR",
+        carers=(),
+        is_shielded=True,
+    )
+    assert model.score(record(), stranger).weight < model.thresholds.shield_floor
+    # Found by the sweep it is left out; found by a strict blocking rule, it is scored.
+    assert [
+        s.rule for s in scored(record(), (stranger, "shielded_near"), (stranger, "name_dob"))
+    ] == ["name_dob"]

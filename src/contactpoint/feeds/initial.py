@@ -418,6 +418,7 @@ class InitialLoad:
                 )
             if not candidates:
                 continue
+            near_shielded = any(c.child_id != 0 for c, _ in candidates)
             scored = score_candidates(self.model, match, candidates)
             # The child the earlier members make is one candidate: its best-scoring record.
             own = [s for s in scored if s.candidate.child_id == 0][:1]
@@ -429,7 +430,9 @@ class InitialLoad:
             if decision.outcome is Outcome.LINK and decision.child_id == 0:
                 member.link = decision.best
                 continue
-            if any(s.candidate.is_shielded for s in others):
+            # Any shielded record it was compared with, scored or not (score_candidates leaves
+            # out the loose candidates decide would drop).
+            if near_shielded:
                 return "resembles a record a source asks to be shielded"
             return "the online decision would not link every record of the cluster"
         return ""

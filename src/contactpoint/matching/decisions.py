@@ -36,7 +36,7 @@ between them it goes to a data-quality officer. Three rules refine that, each fo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -118,10 +118,19 @@ class MatchDecision:
 def score_candidates(
     model: MatchModel, incoming: MatchRecord, candidates: Iterable[tuple[MatchRecord, str]]
 ) -> list[ScoredCandidate]:
-    """Every candidate scored, best first."""
+    """Every candidate scored, best first; a loose one only if decide could keep it."""
     scored = []
+    floor = model.thresholds.shield_floor
     for candidate, rule in candidates:
-        score = model.score(incoming, candidate)
+        if rule in LOOSE_RULES:
+            found = model.score_unless_below(
+                incoming, candidate, floor, matters_anyway=identity_kept
+            )
+            if found is None:
+                continue  # decide drops it: below the floor, and not the same identity
+            score = found
+        else:
+            score = model.score(incoming, candidate)
         mixed_up = score.level("name") in TWIN_NAME_LEVELS and names_mixed_up(incoming, candidate)
         scored.append(ScoredCandidate(candidate, score, rule, names_mixed_up=mixed_up))
     scored.sort(key=lambda s: s.score.weight, reverse=True)
@@ -140,11 +149,16 @@ def keeps_identity(score: MatchScore) -> bool:
     A missing gender or NHS number on either side says nothing either way; a different one
     is a different child.
     """
+    return identity_kept({c.comparison: c.level for c in score.contributions})
+
+
+def identity_kept(levels: Mapping[str, str]) -> bool:
+    """keeps_identity, from the levels of the comparisons it looks at."""
     return (
-        score.level("name") in GIVEN_AGREES_LEVELS
-        and score.level("date_of_birth") in DOB_TYPING_LEVELS
-        and score.level("gender") != "else"
-        and score.level("nhs_number") != "else"
+        levels["name"] in GIVEN_AGREES_LEVELS
+        and levels["date_of_birth"] in DOB_TYPING_LEVELS
+        and levels["gender"] != "else"
+        and levels["nhs_number"] != "else"
     )
 
 
