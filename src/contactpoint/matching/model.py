@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,17 +177,12 @@ class MatchModel:
         of 53,000 in the initial load of 20,000 children): picking the levels is half of
         scoring a pair, building its explanation the other half.
         """
-        indexes: list[int | None] = [c.pick(incoming, candidate) for c in COMPARISONS]
+        indexes = [c.pick(incoming, candidate) for c in COMPARISONS]
         total = self.prior_weight
         for position, index in enumerate(indexes):
-            assert index is not None
             total += self._weight_at(position, index, incoming)
         if total < floor and not matters_anyway(
-            {
-                c.name: c.levels[i]
-                for c, i in zip(COMPARISONS, indexes, strict=True)
-                if i is not None
-            }
+            {c.name: c.levels[i] for c, i in zip(COMPARISONS, indexes, strict=True)}
         ):
             return None
         return self._scored(incoming, candidate, indexes)
@@ -200,7 +195,7 @@ class MatchModel:
         return weight
 
     def _scored(
-        self, incoming: MatchRecord, candidate: MatchRecord, picked: list[int | None]
+        self, incoming: MatchRecord, candidate: MatchRecord, picked: Sequence[int | None]
     ) -> MatchScore:
         """The pair's score, with the level indexes already picked (None: pick it now)."""
         total = prior = self.prior_weight
