@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import gc
 import io
 import os
@@ -18,7 +19,7 @@ from tests.feeds.conftest import COMMAND, amelia, run, write_csv, years_ago
 
 from contactpoint.feeds import initial
 from contactpoint.feeds.initial import InitialFile, initial_load
-from contactpoint.feeds.loading import LoadRefused
+from contactpoint.feeds.loading import LoadRefused, load_file
 from contactpoint.feeds.models import (
     FeedLoad,
     LoadRow,
@@ -29,6 +30,7 @@ from contactpoint.feeds.models import (
     SourceSystem,
 )
 from contactpoint.index.models import Child
+from contactpoint.matching.model import current_model
 from contactpoint.shielding.models import ShieldingDecision
 from contactpoint.synthetic.feeds import read_ground_truth
 
@@ -170,6 +172,72 @@ def test_a_stranger_resembling_a_child_flagged_earlier_is_shielded_as_a_precauti
     ben_row = LoadRow.objects.get(source_record_id="MCR-3")
     assert ben_row.reason.startswith(initial.BULK_REASON)
     assert not Child.objects.get(contactpoint_id=ben_row.contactpoint_id).is_shielded
+
+
+def test_twins_in_two_sources_are_written_in_bulk_as_two_children(
+    make_source: Any, tmp_path: Path
+) -> None:
+    # Each twin resembles the other's records in the review band (all but the given name
+    # agrees): checked against the other twin's cluster as online matching would, each record
+    # still links to its own twin, so nothing needs the online loader.
+    health = make_source("nw-health", "health_registration")
+    education = make_source("nw-education")
+    born = years_ago(7, 3, 4)
+    twins = [
+        amelia(source_record_id=f"{prefix}-{n}", date_of_birth=born, given_names=given)
+        for prefix in ("NHS", "MCR")
+        for n, given in ((1, "Amelia Rose"), (2, "Isla May"))
+    ]
+    files = [
+        InitialFile(health, write_csv(tmp_path / "h.csv", twins[:2])),
+        InitialFile(education, write_csv(tmp_path / "e.csv", twins[2:])),
+    ]
+    result = initial_load(files)
+
+    assert not result.held_back and result.bulk_records == 4
+    child_of = dict(LoadRow.objects.values_list("source_record_id", "contactpoint_id"))
+    assert child_of["NHS-1"] == child_of["MCR-1"] != child_of["NHS-2"] == child_of["MCR-2"]
+
+
+@pytest.mark.parametrize("initial_first", [True, False])
+def test_a_record_resembling_another_cluster_in_the_review_band_goes_to_review_as_online(
+    make_source: Any, tmp_path: Path, initial_first: bool
+) -> None:
+    health = make_source("nw-health", "health_registration")
+    education = make_source("nw-education")
+    born = years_ago(7, 3, 4)
+    moved = amelia(
+        source_record_id="MCR-2",
+        date_of_birth=born,
+        family_name="Hughes",
+        address_line_1="22 Wilmslow Road",
+        postcode="M20 2QQ",
+        carer_1_given_names="Sara",
+        carer_1_phone=None,  # type: ignore[arg-type]
+    )
+    # Amelia after a move, a new surname and a carer's name misspelt weighs 3.4 against her
+    # health record: in the review band once the link threshold is 4.
+    model = current_model()
+    model = dataclasses.replace(
+        model, thresholds=dataclasses.replace(model.thresholds, link=4.0, rival=5.5)
+    )
+    files = [
+        InitialFile(health, write_csv(tmp_path / "h.csv", [amelia(date_of_birth=born)])),
+        InitialFile(education, write_csv(tmp_path / "e.csv", [moved])),
+    ]
+    if initial_first:
+        result = initial_load(files, model=model)
+        assert result.held_back == {initial.REVIEW_BAND_REASON: 1}
+        assert LoadRow.objects.get(source_record_id="MCR-000123").reason.startswith(
+            initial.BULK_REASON
+        )
+    else:
+        for item in files:
+            load_file(source=item.source, path=item.path, model=model)
+    row = LoadRow.objects.get(source_record_id="MCR-2")
+    assert row.outcome == "review" and 0 <= row.match_weight < 4
+    assert ReviewItem.objects.filter(source_record__source_record_id="MCR-2").exists()
+    assert Child.objects.count() == 1
 
 
 def test_bad_rows_are_rejected_with_their_line_and_the_rest_loads(

@@ -12,7 +12,9 @@ bulk, record by record, with every rule it applies:
   would not link one after another (decisions.decide, member against earlier members);
 - a cluster with a record the source asks to be shielded, or one that resembles such a record
   as the shield net would find it (shield.ShieldNet), so shielding works exactly as online;
-- a cluster with a pair in the review band to a record outside it (a person may be needed);
+- a cluster with a pair in the review band to a record outside it that the online decision
+  would not link past: checked against that other cluster too, as the child it would be by then
+  (or at once, if a source flagged that cluster);
 - a record that is not a plain upsert, has no responsible local authority, or repeats a source
   record ID within its file.
 
@@ -86,6 +88,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_CHUNK = 2000  # clusters written per transaction
 READ_BATCH = 2000  # rows validated per task
 BULK_REASON = "initial load: one child from the records clustered with it"
+REVIEW_BAND_REASON = "a pair in the review band to another cluster"
 
 # (phase, done, total): phases "reading", "clustering", "writing", then "online <source>".
 InitialProgress = Callable[[str, int, int], None]
@@ -147,6 +150,30 @@ def _place(member: _Member) -> tuple[int, int]:
     return (member.order, member.row.line)
 
 
+@dataclass(frozen=True)
+class _Rival:
+    """Another cluster that a record resembles in the review band, as a candidate child."""
+
+    child_id: int  # positive: 0 is the record's own cluster, flagged records are negative
+    members: list[_Member]  # in load order
+
+
+def _as_child(
+    members: Sequence[_Member], child_id: int, codes: Sequence[str]
+) -> Iterator[tuple[MatchRecord, str]]:
+    """Members as the records of one candidate child, holding a record from each of their
+    sources (the one-record-a-source rule), found by an ordinary blocking rule."""
+    sources = frozenset(codes[m.order] for m in members)
+    for member in members:
+        if member.row.match is not None:
+            yield (
+                dataclasses.replace(
+                    member.row.match, child_id=child_id, extra={"sources": sources}
+                ),
+                "",
+            )
+
+
 class InitialLoad:
     """One initial load of `files`, in the order given (see the module docstring)."""
 
@@ -174,6 +201,7 @@ class InitialLoad:
         self.feed_sources = list(SourceSystem.objects.values_list("code", flat=True))
         self._flagged = ShieldNet(refresh_seconds=float("inf"))
         self._flagged_records: dict[int, tuple[MatchRecord, tuple[int, int]]] = {}
+        self._rivals: dict[str, list[_Rival]] = {}
         self._chunks: list[tuple[list[list[_Member]], list[tuple[int, str]]]] = []
         self._writer: MergedChildWriter | None = None
 
@@ -187,7 +215,7 @@ class InitialLoad:
                 self._load_in_bulk(loads, result)
             finally:
                 # The bulk's records, frozen since they were read, are garbage now.
-                self._chunks, self._flagged_records = [], {}
+                self._chunks, self._flagged_records, self._rivals = [], {}, {}
                 self._flagged = ShieldNet(refresh_seconds=float("inf"))
                 gc.unfreeze()
         started = time.monotonic()
@@ -340,15 +368,19 @@ class InitialLoad:
         def hold(cluster: str, reason: str) -> None:
             doubtful.setdefault(cluster, reason)
 
+        # A record that resembles another cluster's in the review band is checked against that
+        # cluster too, as the child it will be online (see _doubt_in_cluster).
+        rival_clusters: dict[str, set[str]] = defaultdict(set)
         for left, right, weight in result.pairs:
             if cluster_of[left] != cluster_of[right] and weight >= self.model.thresholds.review:
-                hold(cluster_of[left], "a pair in the review band to another cluster")
-                hold(cluster_of[right], "a pair in the review band to another cluster")
+                rival_clusters[left].add(cluster_of[right])
+                rival_clusters[right].add(cluster_of[left])
         # Every record of a cluster a source flagged stands for the shielded child it becomes,
         # from the flagged record's place in the load order on: online, the shield net finds
         # a later record that resembles it, and an earlier one was decided before the shield.
         flagged = ShieldNet(refresh_seconds=float("inf"))
         flagged_records: dict[int, tuple[MatchRecord, tuple[int, int]]] = {}
+        flagged_clusters: set[str] = set()
         for cluster, cluster_members in clusters.items():
             first = min(cluster_members, key=_place)
             for member in cluster_members:
@@ -364,6 +396,7 @@ class InitialLoad:
             ]
             if not shielded_from:
                 continue
+            flagged_clusters.add(cluster)
             for member in cluster_members:
                 assert member.row.match is not None
                 key = -(len(flagged_records) + 1)
@@ -373,6 +406,17 @@ class InitialLoad:
                 )
                 flagged.add(key, member.row.match)
         self._flagged, self._flagged_records = flagged, flagged_records
+        # The shield net decides how a flagged cluster's records count; a record resembling one
+        # in the review band is left to the online loader rather than counted twice.
+        as_rival: dict[str, _Rival] = {}
+        self._rivals = {}
+        for uid, others in rival_clusters.items():
+            if others & flagged_clusters:
+                hold(cluster_of[uid], REVIEW_BAND_REASON)
+                continue
+            for other in others - as_rival.keys():
+                as_rival[other] = _Rival(len(as_rival) + 1, sorted(clusters[other], key=_place))
+            self._rivals[uid] = [as_rival[other] for other in sorted(others)]
         candidates = [
             sorted(cluster_members, key=_place)
             for cluster, cluster_members in clusters.items()
@@ -410,20 +454,23 @@ class InitialLoad:
                 if flagged_records[k][1] < _place(member)
             ]
             if index:
-                sources = frozenset(codes[e.order] for e in members[:index])
-                candidates.extend(
-                    (dataclasses.replace(e.row.match, child_id=0, extra={"sources": sources}), "")
-                    for e in members[:index]
-                    if e.row.match is not None
-                )
+                candidates.extend(_as_child(members[:index], 0, codes))
+            # Online, another cluster this record resembles in the review band is a child by
+            # the time it comes, made of that cluster's records that come before it.
+            rivals = self._rivals.get(member.uid, ())
+            for rival in rivals:
+                earlier = [e for e in rival.members if _place(e) < _place(member)]
+                candidates.extend(_as_child(earlier, rival.child_id, codes))
             if not candidates:
                 continue
-            near_shielded = any(c.child_id != 0 for c, _ in candidates)
+            near_shielded = any(c.is_shielded for c, _ in candidates)
             scored = score_candidates(self.model, match, candidates)
-            # The child the earlier members make is one candidate: its best-scoring record.
-            own = [s for s in scored if s.candidate.child_id == 0][:1]
-            others = [s for s in scored if s.candidate.child_id != 0]
-            ranked = sorted(own + others, key=lambda s: s.score.weight, reverse=True)
+            # Each child (the one the earlier members make, each rival) is one candidate: its
+            # best-scoring record. Each flagged record is its own (see _plan).
+            best_of: dict[int | None, ScoredCandidate] = {}
+            for scored_candidate in scored:
+                best_of.setdefault(scored_candidate.candidate.child_id, scored_candidate)
+            ranked = list(best_of.values())
             decision = decide(self.model, ranked, source=codes[member.order])
             if index == 0 and decision.outcome is Outcome.NEW:
                 continue
@@ -434,6 +481,8 @@ class InitialLoad:
             # out the loose candidates decide would drop).
             if near_shielded:
                 return "resembles a record a source asks to be shielded"
+            if rivals:
+                return REVIEW_BAND_REASON
             return "the online decision would not link every record of the cluster"
         return ""
 
