@@ -174,6 +174,53 @@ def test_a_stranger_resembling_a_child_flagged_earlier_is_shielded_as_a_precauti
     assert not Child.objects.get(contactpoint_id=ben_row.contactpoint_id).is_shielded
 
 
+@pytest.mark.parametrize("initial_first", [True, False])
+def test_a_stranger_whose_nhs_number_differs_from_a_flagged_childs_is_not_shielded(
+    make_source: Any, tmp_path: Path, initial_first: bool
+) -> None:
+    # The flagged child's school record has no NHS number, its health record has one: as one
+    # child (as online matching sees it) it is not the stranger, whose NHS number differs.
+    health = make_source("nw-health", "health_registration")
+    education = make_source("nw-education")
+    benefit = make_source("nw-benefit", "child_benefit")
+    born = years_ago(7, 3, 4)
+    flagged = amelia(
+        source_record_id="NHS-1",
+        date_of_birth=born,
+        nhs_number="9434765870",
+        sensitive_record="yes",
+    )
+    at_school = amelia(source_record_id="MCR-1", date_of_birth=born)
+    stranger = amelia(
+        source_record_id="CHB-2",
+        family_name="Hughes",
+        date_of_birth=years_ago(7, 3, 5),
+        nhs_number="9434765919",
+        address_line_1="22 Wilmslow Road",
+        postcode="M20 2QQ",
+        carer_1_given_names="Joanne",
+        carer_1_family_name="Hughes",
+    )
+    files = [
+        InitialFile(health, write_csv(tmp_path / "h.csv", [flagged])),
+        InitialFile(education, write_csv(tmp_path / "e.csv", [at_school])),
+        InitialFile(benefit, write_csv(tmp_path / "b.csv", [stranger])),
+    ]
+    if initial_first:
+        result = initial_load(files)
+        assert result.held_back == {"a source asks for a record to be shielded": 1}
+        assert LoadRow.objects.get(source_record_id="CHB-2").reason.startswith(initial.BULK_REASON)
+    else:
+        for item in files:
+            load_file(source=item.source, path=item.path)
+    row = LoadRow.objects.get(source_record_id="CHB-2")
+    assert row.outcome == "new"
+    assert not Child.objects.get(contactpoint_id=row.contactpoint_id).is_shielded
+    assert not ReviewItem.objects.exists()
+    school_child = LoadRow.objects.get(source_record_id="MCR-1").contactpoint_id
+    assert Child.objects.get(contactpoint_id=school_child).is_shielded
+
+
 def test_twins_in_two_sources_are_written_in_bulk_as_two_children(
     make_source: Any, tmp_path: Path
 ) -> None:

@@ -10,8 +10,10 @@ bulk, record by record, with every rule it applies:
 - a cluster with two records from one source (a source holds one record a child: transitive
   clustering is how strangers are chained together) or whose records the online decision
   would not link one after another (decisions.decide, member against earlier members);
-- a cluster with a record the source asks to be shielded, or one that resembles such a record
-  as the shield net would find it (shield.ShieldNet), so shielding works exactly as online;
+- a cluster with a record the source asks to be shielded, or one whose online decision a
+  flagged cluster would change: found as the shield net would find it (shield.ShieldNet) and
+  compared as the one shielded child its records make by then, so shielding works exactly
+  as online;
 - a cluster with a pair in the review band to a record outside it that the online decision
   would not link past: checked against that other cluster too, as the child it would be by then
   (or at once, if a source flagged that cluster);
@@ -71,6 +73,7 @@ from contactpoint.feeds.serialise import record_to_json
 from contactpoint.feeds.validation import ParsedRow, RowContext
 from contactpoint.index.linkage import (
     ChildWrite,
+    FieldPrecedence,
     MergedChildWriter,
     ReferenceMaps,
     insert_rows,
@@ -79,7 +82,7 @@ from contactpoint.index.linkage import (
 )
 from contactpoint.index.models import Child
 from contactpoint.matching.decisions import Outcome, ScoredCandidate, decide, score_candidates
-from contactpoint.matching.features import MatchRecord
+from contactpoint.matching.features import MatchRecord, from_merged_child
 from contactpoint.matching.model import MatchModel, current_model
 from contactpoint.matching.shield import ShieldNet
 
@@ -154,8 +157,43 @@ def _place(member: _Member) -> tuple[int, int]:
 class _Rival:
     """Another cluster that a record resembles in the review band, as a candidate child."""
 
-    child_id: int  # positive: 0 is the record's own cluster, flagged records are negative
+    child_id: int  # positive: 0 is the record's own cluster, flagged ones are negative
     members: list[_Member]  # in load order
+
+
+@dataclass(eq=False)
+class _FlaggedCluster:
+    """A cluster a source flagged, as online matching would see it at each place in the load
+    order: the child its earlier records make, shielded once the flagged one is among them
+    (one profile, as blocking.load_profiles reads a child, so an NHS number any of its records
+    holds tells a stranger apart)."""
+
+    child_id: int  # negative, one a cluster
+    members: list[_Member]  # in load order
+    _as_of: dict[int, MatchRecord | None] = field(default_factory=dict)
+
+    def as_of(
+        self, place: tuple[int, int], precedence: FieldPrecedence, codes: Sequence[str]
+    ) -> MatchRecord | None:
+        earlier = [m for m in self.members if _place(m) < place]
+        if len(earlier) not in self._as_of:
+            reports = [m.row.record for m in earlier if m.row.record is not None]
+            self._as_of[len(earlier)] = (
+                dataclasses.replace(
+                    from_merged_child(
+                        merge_reports(reports, precedence),
+                        nhs_hashes=frozenset(
+                            h for m in earlier if m.row.match for h in m.row.match.nhs_hashes
+                        ),
+                        child_id=self.child_id,
+                        is_shielded=True,
+                    ),
+                    extra={"sources": frozenset(codes[m.order] for m in earlier)},
+                )
+                if any(r.is_shielded for r in reports)
+                else None
+            )
+        return self._as_of[len(earlier)]
 
 
 def _as_child(
@@ -200,7 +238,7 @@ class InitialLoad:
         self.precedence = current_precedence()
         self.feed_sources = list(SourceSystem.objects.values_list("code", flat=True))
         self._flagged = ShieldNet(refresh_seconds=float("inf"))
-        self._flagged_records: dict[int, tuple[MatchRecord, tuple[int, int]]] = {}
+        self._flagged_records: dict[int, _FlaggedCluster] = {}
         self._rivals: dict[str, list[_Rival]] = {}
         self._chunks: list[tuple[list[list[_Member]], list[tuple[int, str]]]] = []
         self._writer: MergedChildWriter | None = None
@@ -375,11 +413,11 @@ class InitialLoad:
             if cluster_of[left] != cluster_of[right] and weight >= self.model.thresholds.review:
                 rival_clusters[left].add(cluster_of[right])
                 rival_clusters[right].add(cluster_of[left])
-        # Every record of a cluster a source flagged stands for the shielded child it becomes,
-        # from the flagged record's place in the load order on: online, the shield net finds
-        # a later record that resembles it, and an earlier one was decided before the shield.
+        # A cluster a source flagged is, online, the shielded child its records make once the
+        # flagged one has come (see _FlaggedCluster). The shield net finds it by any of its
+        # records' birth dates with any of its names: whatever the child holds by then.
         flagged = ShieldNet(refresh_seconds=float("inf"))
-        flagged_records: dict[int, tuple[MatchRecord, tuple[int, int]]] = {}
+        flagged_records: dict[int, _FlaggedCluster] = {}
         flagged_clusters: set[str] = set()
         for cluster, cluster_members in clusters.items():
             first = min(cluster_members, key=_place)
@@ -389,22 +427,21 @@ class InitialLoad:
                     hold(cluster, reason)
             if len({m.order for m in cluster_members}) < len(cluster_members):
                 hold(cluster, "two records from one source")
-            shielded_from = [
-                _place(m)
-                for m in cluster_members
-                if m.row.record is not None and m.row.record.is_shielded
-            ]
-            if not shielded_from:
+            if not any(
+                m.row.record is not None and m.row.record.is_shielded for m in cluster_members
+            ):
                 continue
             flagged_clusters.add(cluster)
-            for member in cluster_members:
+            ordered = sorted(cluster_members, key=_place)
+            shielded = _FlaggedCluster(-(len(flagged_clusters)), ordered)
+            names = tuple(
+                dict.fromkeys(n for m in ordered if m.row.match for n in m.row.match.names)
+            )
+            for member in ordered:
                 assert member.row.match is not None
                 key = -(len(flagged_records) + 1)
-                flagged_records[key] = (
-                    dataclasses.replace(member.row.match, child_id=key, is_shielded=True, extra={}),
-                    min(shielded_from),
-                )
-                flagged.add(key, member.row.match)
+                flagged_records[key] = shielded
+                flagged.add(key, dataclasses.replace(member.row.match, names=names))
         self._flagged, self._flagged_records = flagged, flagged_records
         # The shield net decides how a flagged cluster's records count; a record resembling one
         # in the review band is left to the online loader rather than counted twice.
@@ -448,11 +485,11 @@ class InitialLoad:
         for index, member in enumerate(members):
             match = member.row.match
             assert match is not None
-            candidates: list[tuple[MatchRecord, str]] = [
-                (flagged_records[k][0], "shielded_near")
-                for k in flagged.candidates(match)
-                if flagged_records[k][1] < _place(member)
-            ]
+            candidates: list[tuple[MatchRecord, str]] = []
+            for shielded in {flagged_records[k] for k in flagged.candidates(match)}:
+                child = shielded.as_of(_place(member), self.precedence, codes)
+                if child is not None:
+                    candidates.append((child, "shielded_near"))
             if index:
                 candidates.extend(_as_child(members[:index], 0, codes))
             # Online, another cluster this record resembles in the review band is a child by
@@ -466,7 +503,7 @@ class InitialLoad:
             near_shielded = any(c.is_shielded for c, _ in candidates)
             scored = score_candidates(self.model, match, candidates)
             # Each child (the one the earlier members make, each rival) is one candidate: its
-            # best-scoring record. Each flagged record is its own (see _plan).
+            # best-scoring record.
             best_of: dict[int | None, ScoredCandidate] = {}
             for scored_candidate in scored:
                 best_of.setdefault(scored_candidate.candidate.child_id, scored_candidate)

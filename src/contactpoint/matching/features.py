@@ -15,10 +15,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from contactpoint.index import normalise
 from contactpoint.index.records import ChildRecord
-from contactpoint.index.vocabularies import Gender, NameKind
+from contactpoint.index.vocabularies import AddressKind, Gender, NameKind
+
+if TYPE_CHECKING:
+    from contactpoint.index.linkage import MergedChild
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -197,6 +201,32 @@ def from_child_record(record: ChildRecord, *, nhs_hash: str = "") -> MatchRecord
         gp_codes=frozenset(g.practice_ods_code for g in record.gp_registrations),
         nhs_hashes=frozenset({nhs_hash}) if nhs_hash else frozenset(),
         is_shielded=record.is_shielded,
+    )
+
+
+def from_merged_child(
+    merged: MergedChild, *, nhs_hashes: frozenset[str], child_id: int, is_shielded: bool
+) -> MatchRecord:
+    """The candidate side of a child not yet written: as blocking.load_profiles would read it
+    back (every name and address the merge keeps, current first), with its records' NHS
+    numbers."""
+    names = sorted(merged.names, key=lambda pair: pair[0].kind != NameKind.CURRENT)
+    addresses = sorted(merged.addresses, key=lambda pair: pair[0].kind == AddressKind.PREVIOUS)
+    places = [PlaceKey.of(a.postcode, a.line_1) for a, _ in addresses]
+    return MatchRecord(
+        names=tuple(PersonName.of(n.given_names, n.family_name) for n, _ in names),
+        date_of_birth=merged.date_of_birth,
+        gender=known_gender(merged.gender),
+        places=tuple(p for p in places if p is not None),
+        carers=tuple(
+            (normalise.first_given_name_key(c.given_names), normalise.name_key(c.family_name))
+            for c, _ in merged.carers
+        ),
+        school_urns=frozenset(e.school_urn for e, _ in merged.enrolments),
+        gp_codes=frozenset(g.practice_ods_code for g, _ in merged.gp_registrations),
+        nhs_hashes=nhs_hashes,
+        child_id=child_id,
+        is_shielded=is_shielded,
     )
 
 
