@@ -486,7 +486,8 @@ class InitialLoad:
             match = member.row.match
             assert match is not None
             candidates: list[tuple[MatchRecord, str]] = []
-            for shielded in {flagged_records[k] for k in flagged.candidates(match)}:
+            found = {flagged_records[k] for k in flagged.candidates(match)}
+            for shielded in sorted(found, key=lambda f: -f.child_id):  # same order every run
                 child = shielded.as_of(_place(member), self.precedence, codes)
                 if child is not None:
                     candidates.append((child, "shielded_near"))
