@@ -221,6 +221,61 @@ def test_a_stranger_whose_nhs_number_differs_from_a_flagged_childs_is_not_shield
     assert Child.objects.get(contactpoint_id=school_child).is_shielded
 
 
+@pytest.mark.parametrize("initial_first", [True, False])
+def test_a_namesake_of_a_flagged_child_born_months_apart_is_shielded_as_a_precaution(
+    make_source: Any, tmp_path: Path, initial_first: bool
+) -> None:
+    # Online, blocking finds the flagged child by the namesake's names (born within a year), and
+    # a shielded child a blocking rule finds counts at any weight: the namesake is shielded as a
+    # precaution. The shield net alone finds it loosely, and drops it below the floor.
+    health = make_source("nw-health", "health_registration")
+    education = make_source("nw-education")
+    benefit = make_source("nw-benefit", "child_benefit")
+    flagged = amelia(
+        source_record_id="NHS-1",
+        date_of_birth=years_ago(7, 3, 4),
+        nhs_number="9434765870",
+        sensitive_record="yes",
+    )
+    at_school = amelia(source_record_id="MCR-1", date_of_birth=years_ago(7, 3, 4))
+    namesake = amelia(
+        source_record_id="CHB-2",
+        date_of_birth=years_ago(7, 11, 20),
+        nhs_number="9434765919",
+        address_line_1="3 Hilton Street",
+        postcode="M1 1AA",
+        carer_1_given_names="Joanne",
+        carer_1_family_name="Hughes",
+        school_urn=None,  # type: ignore[arg-type]
+        school_start_date=None,  # type: ignore[arg-type]
+    )
+    files = [
+        InitialFile(health, write_csv(tmp_path / "h.csv", [flagged])),
+        InitialFile(education, write_csv(tmp_path / "e.csv", [at_school])),
+        InitialFile(benefit, write_csv(tmp_path / "b.csv", [namesake])),
+    ]
+    if initial_first:
+        result = initial_load(files)
+        assert result.held_back == {
+            "a source asks for a record to be shielded": 1,
+            "resembles a record a source asks to be shielded": 1,
+        }
+    else:
+        for item in files:
+            load_file(source=item.source, path=item.path)
+    row = LoadRow.objects.get(source_record_id="CHB-2")
+    assert row.outcome == "new"
+    assert row.reason.startswith("shielded as a precaution"), row.reason
+    namesakes_child = Child.objects.get(contactpoint_id=row.contactpoint_id)
+    assert namesakes_child.is_shielded
+    assert ShieldingDecision.objects.filter(
+        child=namesakes_child, justification__contains="as a precaution"
+    ).exists()
+    flagged_child = LoadRow.objects.get(source_record_id="MCR-1").contactpoint_id
+    assert flagged_child != row.contactpoint_id
+    assert Child.objects.get(contactpoint_id=flagged_child).is_shielded
+
+
 def test_twins_in_two_sources_are_written_in_bulk_as_two_children(
     make_source: Any, tmp_path: Path
 ) -> None:

@@ -11,9 +11,9 @@ bulk, record by record, with every rule it applies:
   clustering is how strangers are chained together) or whose records the online decision
   would not link one after another (decisions.decide, member against earlier members);
 - a cluster with a record the source asks to be shielded, or one whose online decision a
-  flagged cluster would change: found as the shield net would find it (shield.ShieldNet) and
-  compared as the one shielded child its records make by then, so shielding works exactly
-  as online;
+  flagged cluster would change: found as the shield net and the blocking rules would find it,
+  labelled with the rule online would find it by, and compared as the one shielded child its
+  records make by then, so shielding works exactly as online;
 - a cluster with a pair in the review band to a record outside it that the online decision
   would not link past: checked against that other cluster too, as the child it would be by then
   (or at once, if a source flagged that cluster);
@@ -81,6 +81,7 @@ from contactpoint.index.linkage import (
     reserve_children,
 )
 from contactpoint.index.models import Child
+from contactpoint.matching.blocking import rule_between
 from contactpoint.matching.decisions import Outcome, ScoredCandidate, decide, score_candidates
 from contactpoint.matching.features import MatchRecord, from_merged_child
 from contactpoint.matching.model import MatchModel, current_model
@@ -196,6 +197,72 @@ class _FlaggedCluster:
         return self._as_of[len(earlier)]
 
 
+def _block_keys(record: MatchRecord, *, incoming: bool) -> Iterator[tuple[str, ...]]:
+    """Keys of the blocking rules the shield net does not cover: a shared postcode, names that
+    sound the same either way round, the NHS number. An incoming record offers its primary name
+    and current postcode, as find_candidates looks it up; a child, every one it holds."""
+    names = record.names[:1] if incoming else record.names
+    for place in record.places[:1] if incoming else record.places:
+        yield ("postcode", place.postcode)
+    for name in names:
+        yield ("phonetics", name.family_phonetic, name.given_phonetic)
+        if incoming:
+            yield ("phonetics", name.given_phonetic, name.family_phonetic)
+    for nhs_hash in record.nhs_hashes:
+        yield ("nhs", nhs_hash)
+
+
+class _FlaggedNet:
+    """The flagged clusters, found for a record as online matching finds the shielded child
+    each makes: by the shield net (a loose sweep) or by a blocking rule. Which rule decides how
+    decide treats the candidate (one a blocking rule finds counts at any weight), so it is
+    worked out against the child as the cluster makes it by then (blocking.rule_between)."""
+
+    def __init__(self) -> None:
+        self._net = ShieldNet(refresh_seconds=float("inf"))
+        self._blocks: dict[tuple[str, ...], set[int]] = defaultdict(set)
+        self._clusters: dict[int, _FlaggedCluster] = {}
+
+    def add(self, cluster: _FlaggedCluster) -> None:
+        """Each record under its birth date with all of the cluster's names (whatever the
+        child holds by then), and under every block key of each record."""
+        names = tuple(
+            dict.fromkeys(n for m in cluster.members if m.row.match for n in m.row.match.names)
+        )
+        for member in cluster.members:
+            assert member.row.match is not None
+            key = -(len(self._clusters) + 1)
+            self._clusters[key] = cluster
+            self._net.add(key, dataclasses.replace(member.row.match, names=names))
+            for block in _block_keys(member.row.match, incoming=False):
+                self._blocks[block].add(key)
+
+    def candidates(
+        self,
+        match: MatchRecord,
+        place: tuple[int, int],
+        precedence: FieldPrecedence,
+        codes: Sequence[str],
+    ) -> Iterator[tuple[MatchRecord, str]]:
+        swept = {self._clusters[k] for k in self._net.candidates(match)}
+        blocked = {
+            self._clusters[k] for b in _block_keys(match, incoming=True) for k in self._blocks[b]
+        }
+        for cluster in sorted(swept | blocked, key=lambda c: -c.child_id):  # same order each run
+            child = cluster.as_of(place, precedence, codes)
+            if child is None:
+                continue
+            # The order online labels it in: blocking, the shield sweep, the NHS-number lookup.
+            rule = rule_between(match, child) or ("shielded_near" if cluster in swept else "")
+            if not rule and match.nhs_hashes & child.nhs_hashes:
+                rule = "nhs_number"
+            if rule:
+                yield child, rule
+
+    def __len__(self) -> int:
+        return len(self._clusters)
+
+
 def _as_child(
     members: Sequence[_Member], child_id: int, codes: Sequence[str]
 ) -> Iterator[tuple[MatchRecord, str]]:
@@ -237,8 +304,7 @@ class InitialLoad:
         self.workers = max(1, workers)
         self.precedence = current_precedence()
         self.feed_sources = list(SourceSystem.objects.values_list("code", flat=True))
-        self._flagged = ShieldNet(refresh_seconds=float("inf"))
-        self._flagged_records: dict[int, _FlaggedCluster] = {}
+        self._flagged = _FlaggedNet()
         self._rivals: dict[str, list[_Rival]] = {}
         self._chunks: list[tuple[list[list[_Member]], list[tuple[int, str]]]] = []
         self._writer: MergedChildWriter | None = None
@@ -253,8 +319,7 @@ class InitialLoad:
                 self._load_in_bulk(loads, result)
             finally:
                 # The bulk's records, frozen since they were read, are garbage now.
-                self._chunks, self._flagged_records, self._rivals = [], {}, {}
-                self._flagged = ShieldNet(refresh_seconds=float("inf"))
+                self._chunks, self._rivals, self._flagged = [], {}, _FlaggedNet()
                 gc.unfreeze()
         started = time.monotonic()
         finished = []
@@ -414,10 +479,8 @@ class InitialLoad:
                 rival_clusters[left].add(cluster_of[right])
                 rival_clusters[right].add(cluster_of[left])
         # A cluster a source flagged is, online, the shielded child its records make once the
-        # flagged one has come (see _FlaggedCluster). The shield net finds it by any of its
-        # records' birth dates with any of its names: whatever the child holds by then.
-        flagged = ShieldNet(refresh_seconds=float("inf"))
-        flagged_records: dict[int, _FlaggedCluster] = {}
+        # flagged one has come (see _FlaggedCluster), found as online finds it (_FlaggedNet).
+        flagged = _FlaggedNet()
         flagged_clusters: set[str] = set()
         for cluster, cluster_members in clusters.items():
             first = min(cluster_members, key=_place)
@@ -432,17 +495,10 @@ class InitialLoad:
             ):
                 continue
             flagged_clusters.add(cluster)
-            ordered = sorted(cluster_members, key=_place)
-            shielded = _FlaggedCluster(-(len(flagged_clusters)), ordered)
-            names = tuple(
-                dict.fromkeys(n for m in ordered if m.row.match for n in m.row.match.names)
+            flagged.add(
+                _FlaggedCluster(-(len(flagged_clusters)), sorted(cluster_members, key=_place))
             )
-            for member in ordered:
-                assert member.row.match is not None
-                key = -(len(flagged_records) + 1)
-                flagged_records[key] = shielded
-                flagged.add(key, dataclasses.replace(member.row.match, names=names))
-        self._flagged, self._flagged_records = flagged, flagged_records
+        self._flagged = flagged
         # The shield net decides how a flagged cluster's records count; a record resembling one
         # in the review band is left to the online loader rather than counted twice.
         as_rival: dict[str, _Rival] = {}
@@ -481,16 +537,12 @@ class InitialLoad:
         the weight and explanation that its report and source record keep.
         """
         codes = [f.source.code for f in self.files]
-        flagged, flagged_records = self._flagged, self._flagged_records
         for index, member in enumerate(members):
             match = member.row.match
             assert match is not None
-            candidates: list[tuple[MatchRecord, str]] = []
-            found = {flagged_records[k] for k in flagged.candidates(match)}
-            for shielded in sorted(found, key=lambda f: -f.child_id):  # same order every run
-                child = shielded.as_of(_place(member), self.precedence, codes)
-                if child is not None:
-                    candidates.append((child, "shielded_near"))
+            candidates = list(
+                self._flagged.candidates(match, _place(member), self.precedence, codes)
+            )
             if index:
                 candidates.extend(_as_child(members[:index], 0, codes))
             # Online, another cluster this record resembles in the review band is a child by

@@ -224,6 +224,37 @@ def find_candidates(records: Sequence[MatchRecord]) -> list[dict[int, str]]:
     return found
 
 
+def rule_between(record: MatchRecord, child: MatchRecord) -> str:
+    """The first rule of find_candidates that would find `child` for `record`, or ''.
+
+    For a child held in memory as load_profiles would read it back (every name and address,
+    the one date of birth): the same keys on both sides, so the same answer as the database.
+    """
+    name = record.primary_name
+    if child.date_of_birth in _dobs(record):
+        if name.family_phonetic and any(
+            n.family_phonetic == name.family_phonetic for n in child.names
+        ):
+            return "dob_family_phonetic"
+        givens = {n.given for n in child.names}
+        if name.given and name.given in givens:
+            return "dob_given"
+        if name.given and (familiar_forms(name.given) - {name.given}) & givens:
+            return "dob_familiar"
+    if not dob_close(record.date_of_birth, child.date_of_birth):
+        return ""
+    if record.places and any(p.postcode == record.places[0].postcode for p in child.places):
+        return "dob_postcode"
+    if name.family_phonetic and name.given_phonetic:
+        pairs = {(n.family_phonetic, n.given_phonetic) for n in child.names}
+        if {
+            (name.family_phonetic, name.given_phonetic),
+            (name.given_phonetic, name.family_phonetic),
+        } & pairs:
+            return "names_phonetic"
+    return ""
+
+
 def find_shielded(records: Sequence[MatchRecord]) -> list[set[int]]:
     """For each record, the shielded children born on its date (or with day/month swapped)."""
     wanted: dict[dt.date, list[int]] = {}
