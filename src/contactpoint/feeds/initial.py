@@ -29,6 +29,8 @@ command resumes: every row not yet reported goes through the online loader.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import functools
 import gc
 import itertools
 import json
@@ -81,7 +83,7 @@ from contactpoint.index.linkage import (
     reserve_children,
 )
 from contactpoint.index.models import Child
-from contactpoint.matching.blocking import rule_between
+from contactpoint.matching.blocking import dob_close, rule_between
 from contactpoint.matching.decisions import Outcome, ScoredCandidate, decide, score_candidates
 from contactpoint.matching.features import MatchRecord, from_merged_child
 from contactpoint.matching.model import MatchModel, current_model
@@ -173,6 +175,14 @@ class _FlaggedCluster:
     members: list[_Member]  # in load order
     _as_of: dict[int, MatchRecord | None] = field(default_factory=dict)
 
+    @functools.cached_property
+    def dates_of_birth(self) -> frozenset[dt.date]:
+        return frozenset(m.row.match.date_of_birth for m in self.members if m.row.match)
+
+    @functools.cached_property
+    def nhs_hashes(self) -> frozenset[str]:
+        return frozenset(h for m in self.members if m.row.match for h in m.row.match.nhs_hashes)
+
     def as_of(
         self, place: tuple[int, int], precedence: FieldPrecedence, codes: Sequence[str]
     ) -> MatchRecord | None:
@@ -220,7 +230,7 @@ class _FlaggedNet:
 
     def __init__(self) -> None:
         self._net = ShieldNet(refresh_seconds=float("inf"))
-        self._blocks: dict[tuple[str, ...], set[int]] = defaultdict(set)
+        self._blocks: dict[tuple[str, ...], set[int]] = {}
         self._clusters: dict[int, _FlaggedCluster] = {}
 
     def add(self, cluster: _FlaggedCluster) -> None:
@@ -235,7 +245,7 @@ class _FlaggedNet:
             self._clusters[key] = cluster
             self._net.add(key, dataclasses.replace(member.row.match, names=names))
             for block in _block_keys(member.row.match, incoming=False):
-                self._blocks[block].add(key)
+                self._blocks.setdefault(block, set()).add(key)
 
     def candidates(
         self,
@@ -246,7 +256,17 @@ class _FlaggedNet:
     ) -> Iterator[tuple[MatchRecord, str]]:
         swept = {self._clusters[k] for k in self._net.candidates(match)}
         blocked = {
-            self._clusters[k] for b in _block_keys(match, incoming=True) for k in self._blocks[b]
+            self._clusters[k]
+            for b in _block_keys(match, incoming=True)
+            for k in self._blocks.get(b, ())
+        }
+        # Merging the child is the cost: the postcode and name rules need a birth date close
+        # to one of the cluster's (its child's is one of them), the NHS number nothing.
+        blocked = {
+            c
+            for c in blocked - swept
+            if match.nhs_hashes & c.nhs_hashes
+            or any(dob_close(match.date_of_birth, born) for born in c.dates_of_birth)
         }
         for cluster in sorted(swept | blocked, key=lambda c: -c.child_id):  # same order each run
             child = cluster.as_of(place, precedence, codes)
