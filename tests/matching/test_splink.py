@@ -181,6 +181,56 @@ def test_batch_dedupe_on_duckdb_clusters_each_childs_reports_together() -> None:
     assert len({clusters[f"a:{n}"] for n in range(150)}) == 150  # no two children merged
 
 
+def test_batch_dedupe_pairs_swapped_names_and_a_mistyped_birth_date_at_one_address() -> None:
+    # Pairs online blocking finds (names_phonetic either way round, dob_postcode within a
+    # typing error) that exact-date blocking alone would leave apart as two children. The
+    # schools hold no NHS number, which would pair them anyway.
+    phoebe = record(
+        **name("Phoebe", "Slater"), date_of_birth=dt.date(2011, 3, 9), **place("M1 1AA")
+    )
+    finley = record(
+        **name("Finley", "Kingsley"),
+        date_of_birth=dt.date(2015, 12, 19),
+        **place("M2 2BB", "3 Hilton Street"),
+        carers=(("JOANNE", "KINGSLEY"),),
+        nhs_hashes=frozenset({"b" * 64}),
+    )
+    records = [
+        ("health:1", phoebe),
+        (
+            "school:1",
+            dataclasses.replace(
+                phoebe, **name("Slater", "Phoebe"), places=(), nhs_hashes=frozenset()
+            ),
+        ),
+        ("health:2", finley),
+        (
+            "school:2",
+            dataclasses.replace(
+                finley,
+                **name("Finlsy", "Kingsley"),
+                date_of_birth=dt.date(2015, 12, 29),
+                nhs_hashes=frozenset(),
+            ),
+        ),
+        # A neighbour of Finley's born years before him: another child.
+        (
+            "school:3",
+            dataclasses.replace(
+                finley,
+                **name("Grace", "Hughes"),
+                date_of_birth=dt.date(2011, 6, 2),
+                carers=(),
+                nhs_hashes=frozenset({"c" * 64}),
+            ),
+        ),
+    ]
+    clusters = dedupe_table(features_table(records), current_model()).clusters
+    assert clusters["health:1"] == clusters["school:1"]
+    assert clusters["health:2"] == clusters["school:2"]
+    assert len({clusters["health:1"], clusters["health:2"], clusters["school:3"]}) == 3
+
+
 @pytest.fixture(scope="module")
 def spark_api() -> Iterator[object]:
     """Splink's Spark API on a local session; skipped, with the reason, without pyspark or Java."""

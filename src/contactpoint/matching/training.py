@@ -23,6 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 from splink import Linker, SettingsCreator, block_on
+from splink.blocking_rule_library import CustomRule
 from splink.internals.comparison_creator import ComparisonCreator
 from splink.internals.comparison_level_creator import ComparisonLevelCreator
 from splink.internals.comparison_library import CustomComparison
@@ -249,12 +250,22 @@ def splink_comparisons(model: MatchModel | None = None) -> list[ComparisonCreato
     return comparisons
 
 
+# Born a typing error apart, as blocking.dob_close allows: within a year, or the year alone
+# mistyped. Plain SQL, the same on DuckDB and Spark; one of the equalities beside it is the join.
+_DOB_CLOSE = "(abs(l.dob_days - r.dob_days) <= 366 OR substr(l.dob, 5, 4) = substr(r.dob, 5, 4))"
+
 # Candidate pairs for batch de-duplication: the same rules as online blocking (blocking.py).
 PREDICTION_BLOCKING_RULES = (
     block_on("dob", "family_phonetic"),
     block_on("dob", "given"),
-    block_on("dob", "postcode"),
+    # dob_postcode: a mistyped birth date at the same address.
+    CustomRule(f"l.postcode = r.postcode AND {_DOB_CLOSE}"),
     block_on("family_phonetic", "given_phonetic"),
+    # names_phonetic's other way round: given and family names swapped.
+    CustomRule(
+        "l.family_phonetic = r.given_phonetic AND l.given_phonetic = r.family_phonetic "
+        f"AND {_DOB_CLOSE}"
+    ),
     block_on("nhs_hash"),
 )
 
