@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from contactpoint.index.models import Child, ChildName
-from contactpoint.matching.blocking import dob_close
 from contactpoint.matching.features import MatchRecord, dob_text, swapped_day_month
 
 _YEAR = 366
+_A_YEAR = dt.timedelta(days=_YEAR)
 
 
 def dob_variants(value: dt.date) -> set[dt.date]:
@@ -61,8 +61,10 @@ class ShieldNet:
 
     refresh_seconds: float = 60.0
     _by_dob: dict[dt.date, set[int]] = field(default_factory=dict)
-    _by_given: dict[str, set[int]] = field(default_factory=dict)
-    _by_family: dict[str, set[int]] = field(default_factory=dict)
+    # By name and year of birth: a record is looked up under the years its year either side
+    # spans (two or three), so it meets only children of nearby ages.
+    _by_given: dict[tuple[str, int], set[int]] = field(default_factory=dict)
+    _by_family: dict[tuple[str, int], set[int]] = field(default_factory=dict)
     _dob: dict[int, dt.date] = field(default_factory=dict)
     _loaded_at: float = 0.0
 
@@ -118,27 +120,25 @@ class ShieldNet:
         self._dob[child_id] = born
         for given in givens:
             if given:
-                self._by_given.setdefault(given, set()).add(child_id)
+                self._by_given.setdefault((given, born.year), set()).add(child_id)
         for family in families:
             if family:
-                self._by_family.setdefault(family, set()).add(child_id)
+                self._by_family.setdefault((family, born.year), set()).add(child_id)
 
     def candidates(self, record: MatchRecord) -> set[int]:
         """Shielded children this record could be, loosely."""
         if not self._dob:
             return set()
-        found = set(self._by_dob.get(record.date_of_birth, ()))
+        born = record.date_of_birth
+        # Born a typing error away (the other half of blocking.dob_close: within a year).
+        found = set(self._by_dob.get(born, ()))
         near: set[int] = set()
-        for name in record.names:
-            near |= self._by_given.get(name.given, set())
-            near |= self._by_family.get(name.family, set())
-            near |= self._by_family.get(name.family_phonetic, set())
-        found |= {
-            child_id
-            for child_id in near
-            if dob_close(record.date_of_birth, self._dob[child_id])
-            or abs((record.date_of_birth - self._dob[child_id]).days) <= _YEAR
-        }
+        for year in range((born - _A_YEAR).year, (born + _A_YEAR).year + 1):
+            for name in record.names:
+                near.update(self._by_given.get((name.given, year), ()))
+                near.update(self._by_family.get((name.family, year), ()))
+                near.update(self._by_family.get((name.family_phonetic, year), ()))
+        found.update(c for c in near - found if abs((born - self._dob[c]).days) <= _YEAR)
         return found
 
     def __len__(self) -> int:
