@@ -279,9 +279,6 @@ class _FlaggedNet:
             if rule:
                 yield child, rule
 
-    def __len__(self) -> int:
-        return len(self._clusters)
-
 
 def _as_child(
     members: Sequence[_Member], child_id: int, codes: Sequence[str]

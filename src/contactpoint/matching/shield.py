@@ -130,7 +130,7 @@ class ShieldNet:
         if not self._dob:
             return set()
         born = record.date_of_birth
-        # Born a typing error away (the other half of blocking.dob_close: within a year).
+        # Born a typing error away; then, below, sharing a name and born within a year.
         found = set(self._by_dob.get(born, ()))
         near: set[int] = set()
         for year in range((born - _A_YEAR).year, (born + _A_YEAR).year + 1):
