@@ -445,7 +445,9 @@ class OverheadTimer:
         self.original_raise = alerts.raise_for_finding
         self.protective = 0.0
         self.audit = 0.0
-        self.raised = 0
+        # Alerts each lookup raised; on PostgreSQL they are written with its COMMIT, which
+        # leaves one unsaved if it proved to be raised already.
+        self.raised: list[Any] = []
         self.commits: list[float] = []  # ms, each transaction's COMMIT (with the event, if sent)
         self.committing = False
 
@@ -461,7 +463,7 @@ class OverheadTimer:
 
         def counted_raise(*args: Any, **kwargs: Any) -> Any:
             raised = raise_for_finding(*args, **kwargs)
-            self.raised += len(raised)
+            self.raised.extend(raised)
             return raised
 
         def timed_hook(*args: Any, **kwargs: Any) -> Any:
@@ -514,9 +516,10 @@ class OverheadTimer:
 
     def take(self) -> tuple[float, float, bool]:
         """(protective ms, audit ms, whether a new alert was raised) since the last take."""
-        spent = (self.protective * 1000, self.audit * 1000, self.raised > 0)
+        newly = any(alert.pk is not None for alert in self.raised)
+        spent = (self.protective * 1000, self.audit * 1000, newly)
         self.protective = self.audit = 0.0
-        self.raised = 0
+        self.raised = []
         return spent
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
@@ -92,10 +93,59 @@ _APPEND_SQL = (
     "%s::inet, %s::jsonb, head.previous_hash, head.hash FROM head "
     "RETURNING id, sequence, previous_hash, hash"
 )
-# Stand-ins for the two values the database fills in; an event whose own text contains one
-# (a search for it, say) is written by the portable path instead.
+_LOCK_HEAD_SQL = "SELECT 1 FROM audit_auditchainhead WHERE id = 1 FOR UPDATE"
+
+# Stand-ins for the values the database fills in; an event whose own text contains one (a
+# search for it, say) is written by the portable path instead.
 _PREVIOUS_HASH_SLOT = "\u2063previous-hash\u2063"
 _SEQUENCE_SLOT = "\u2063sequence\u2063"
+_ROW_ID_SLOT = "\u2063row-id\u2063"
+_ORGANISATION_SLOT = "\u2063organisation\u2063"
+
+# The same append, for an event about a row that another statement inserts in it, if it does
+# (an alert that a lookup raises, say, unless it was raised already): the row's id goes into
+# the event's detail and its organisation's code into the event, both known only once the row
+# is in, so the database splices them into the hashed text as it does the head's two values.
+# No row inserted, no event. The inserting statement must return at most one row, with
+# columns id, organisation_id and organisation_code. The code is spliced as PostgreSQL's JSON
+# text, which is Python's for ASCII; organisation codes are ASCII (access.models), and any
+# other code leaves the hash NULL, which the column refuses: the act fails, it never chains an
+# event that would not verify.
+_APPEND_AFTER_INSERT_SQL = (
+    "WITH inserted AS ({insert}), "
+    "locked AS (SELECT sequence, hash FROM audit_auditchainhead WHERE id = 1 FOR UPDATE), "
+    "current AS (SELECT sequence, hash FROM locked UNION ALL "
+    "SELECT 0, %s WHERE NOT EXISTS (SELECT 1 FROM locked)), "
+    "head AS (SELECT c.sequence + 1 AS sequence, c.hash AS previous_hash, i.id AS row_id, "
+    "i.organisation_id, i.organisation_code, "
+    "encode(sha256(convert_to(%s || i.id::text || %s || CASE WHEN "
+    "octet_length(i.organisation_code) = char_length(i.organisation_code) THEN "
+    "to_json(i.organisation_code::text)::text END || %s || c.hash || %s || "
+    "(c.sequence + 1)::text || %s, 'UTF8')), 'hex') AS hash FROM current c, inserted i), "
+    "moved AS (INSERT INTO audit_auditchainhead (id, sequence, hash) "
+    "SELECT 1, sequence, hash FROM head "
+    "ON CONFLICT (id) DO UPDATE SET sequence = EXCLUDED.sequence, hash = EXCLUDED.hash) "
+    "INSERT INTO audit_auditevent (sequence, occurred_at, action, outcome, actor_id, "
+    "actor_username, organisation_code, purpose, subject_contactpoint_id, ip_address, detail, "
+    "previous_hash, hash) SELECT head.sequence, %s, %s, %s, %s::bigint, %s, "
+    "head.organisation_code, %s, %s, %s::inet, jsonb_set(%s::jsonb, %s::text[], "
+    "to_jsonb(head.row_id)), head.previous_hash, head.hash FROM head "
+    "RETURNING id, sequence, previous_hash, hash, "
+    "(SELECT row_id FROM head), (SELECT organisation_id FROM head), organisation_code"
+)
+
+
+# record_event's defaults, for the events it is not called for.
+_EVENT_DEFAULTS: dict[str, Any] = {
+    "outcome": "ok",
+    "actor_id": None,
+    "actor_username": "",
+    "organisation_code": "",
+    "purpose": "",
+    "subject_contactpoint_id": "",
+    "ip_address": None,
+    "detail": None,
+}
 
 
 def _new_event(
@@ -177,25 +227,21 @@ def _chain(event: AuditEvent, previous_sequence: int, previous_hash: str) -> Non
     event.hash = compute_hash(event)
 
 
-def _append_params(event: AuditEvent) -> list[Any] | None:
-    """_APPEND_SQL's parameters for the event; None if its text holds one of the slots."""
-    body = _canonical_body(event)
-    body["previous_hash"] = _PREVIOUS_HASH_SLOT
-    body["sequence"] = _SEQUENCE_SLOT
-    text = _canonical_text(body)
-    previous_slot = json.dumps(_PREVIOUS_HASH_SLOT)[1:-1]  # as it appears, escaped, in the text
-    sequence_slot = json.dumps(_SEQUENCE_SLOT)  # quoted: the number replaces the quotes too
-    if text.count(previous_slot) != 1 or text.count(sequence_slot) != 1:
+def _split_at(text: str, slots: list[str]) -> list[str] | None:
+    """The text cut at each slot, or None unless each is in it once, in this order."""
+    if any(text.count(slot) != 1 for slot in slots):
         return None
-    before_previous, after_previous = text.split(previous_slot)
-    if sequence_slot not in after_previous:  # keys are sorted: previous_hash comes first
-        return None
-    between, after_sequence = after_previous.split(sequence_slot)
+    pieces = []
+    for slot in slots:
+        before, found, text = text.partition(slot)
+        if not found:  # it came before the previous slot
+            return None
+        pieces.append(before)
+    return [*pieces, text]
+
+
+def _event_params(event: AuditEvent) -> list[Any]:
     return [
-        GENESIS_HASH,
-        before_previous,
-        between,
-        after_sequence,
         event.occurred_at,
         event.action,
         event.outcome,
@@ -207,6 +253,49 @@ def _append_params(event: AuditEvent) -> list[Any] | None:
         event.ip_address,
         json.dumps(event.detail),
     ]
+
+
+def _append_params(event: AuditEvent) -> list[Any] | None:
+    """_APPEND_SQL's parameters for the event; None if its text holds one of the slots."""
+    body = _canonical_body(event)
+    body["previous_hash"] = _PREVIOUS_HASH_SLOT
+    body["sequence"] = _SEQUENCE_SLOT
+    # Keys are sorted: previous_hash comes before sequence. The hash's slot is inside a JSON
+    # string (escaped, as it appears); the sequence's replaces the quotes too (a number).
+    pieces = _split_at(
+        _canonical_text(body),
+        [json.dumps(_PREVIOUS_HASH_SLOT)[1:-1], json.dumps(_SEQUENCE_SLOT)],
+    )
+    if pieces is None:
+        return None
+    return [GENESIS_HASH, *pieces, *_event_params(event)]
+
+
+def _append_after_insert_params(event: AuditEvent, id_key: str) -> list[Any] | None:
+    """_APPEND_AFTER_INSERT_SQL's parameters after the insert's; None if they cannot be."""
+    if not isinstance(event.detail, dict) or id_key in event.detail:
+        return None
+    body = _canonical_body(event)
+    body["detail"] = {**event.detail, id_key: _ROW_ID_SLOT}
+    body["organisation_code"] = _ORGANISATION_SLOT
+    body["previous_hash"] = _PREVIOUS_HASH_SLOT
+    body["sequence"] = _SEQUENCE_SLOT
+    # In key order: detail, organisation_code, previous_hash, sequence. The id, the code and
+    # the sequence replace their quotes (a number, and a JSON string the database quotes).
+    pieces = _split_at(
+        _canonical_text(body),
+        [
+            json.dumps(_ROW_ID_SLOT),
+            json.dumps(_ORGANISATION_SLOT),
+            json.dumps(_PREVIOUS_HASH_SLOT)[1:-1],
+            json.dumps(_SEQUENCE_SLOT),
+        ],
+    )
+    if pieces is None:
+        return None
+    fields = _event_params(event)
+    del fields[5]  # the organisation's code: the inserted row's
+    return [GENESIS_HASH, *pieces, *fields, [id_key]]
 
 
 def _appended(event: AuditEvent, row: tuple[Any, ...]) -> None:
@@ -223,12 +312,25 @@ def _appended(event: AuditEvent, row: tuple[Any, ...]) -> None:
 # --- A lookup's transaction, ending with its event ------------------------------------------------
 
 
+@dataclass
+class _PendingAppend:
+    """A statement appending one event, to be sent with the act's COMMIT."""
+
+    event: AuditEvent
+    sql: str
+    params: list[Any]
+    # For an event about a row the statement inserts (_APPEND_AFTER_INSERT_SQL): told the
+    # row's (id, organisation id, organisation code) once written; no row, no event.
+    on_inserted: Callable[[tuple[int, int, str]], None] | None = None
+    id_key: str = ""
+
+
 class AuditedTransaction:
     """The transaction of one audited act; see audited_transaction."""
 
     def __init__(self, *, deferred: bool) -> None:
         self._deferred = deferred
-        self.pending: list[tuple[AuditEvent, list[Any]]] = []
+        self.pending: list[_PendingAppend] = []
 
     def record(
         self,
@@ -259,9 +361,39 @@ class AuditedTransaction:
             event = _new_event(**fields)
             params = _append_params(event)
             if params is not None:
-                self.pending.append((event, params))
+                self.pending.append(_PendingAppend(event, _APPEND_SQL, params))
                 return
         record_event(**fields)
+
+    def record_after_insert(
+        self,
+        *,
+        insert_sql: str,
+        insert_params: list[Any],
+        id_key: str,
+        on_inserted: Callable[[tuple[int, int, str]], None],
+        **fields: Any,
+    ) -> bool:
+        """Queue a row's INSERT and the event recording it, to be sent with the COMMIT.
+
+        See record_event_of_insert, which calls this.
+        """
+        if not self._deferred:
+            return False
+        event = _new_event(**{**_EVENT_DEFAULTS, **fields, "organisation_code": ""})
+        params = _append_after_insert_params(event, id_key)
+        if params is None:
+            return False
+        self.pending.append(
+            _PendingAppend(
+                event,
+                _APPEND_AFTER_INSERT_SQL.format(insert=insert_sql),
+                [*insert_params, *params],
+                on_inserted=on_inserted,
+                id_key=id_key,
+            )
+        )
+        return True
 
 
 # The deferring AuditedTransaction of this thread's open act, if any (Django's connections are
@@ -277,11 +409,50 @@ def record_event_of_act(**fields: Any) -> None:
     order recorded: no round trip now, and the chain head stays unlocked until then. Anywhere
     else it is written at once, by record_event. Takes record_event's arguments.
     """
-    act: AuditedTransaction | None = getattr(_open_act, "act", None)
-    if act is not None and not any(connection.savepoint_ids):
+    act = _act_to_join()
+    if act is not None:
         act.record(**fields)
         return
     record_event(**fields)
+
+
+def _act_to_join() -> AuditedTransaction | None:
+    act: AuditedTransaction | None = getattr(_open_act, "act", None)
+    return act if act is not None and not any(connection.savepoint_ids) else None
+
+
+def record_event_of_insert(
+    *,
+    insert_sql: str,
+    insert_params: list[Any],
+    id_key: str,
+    on_inserted: Callable[[tuple[int, int, str]], None],
+    **fields: Any,
+) -> bool:
+    """Send a row's INSERT, and the event that records it, with the act's COMMIT; or say no.
+
+    For a row that the act in progress may insert (an alert its lookup raises, unless it is
+    raised already): `insert_sql` is an INSERT ... RETURNING id, organisation_id,
+    organisation_code that inserts at most one row. If it inserts one, the event (record_event's
+    other arguments) is appended with the row's id as detail[id_key] and its organisation's
+    code as the event's, and `on_inserted((id, organisation id, code))` is called once both are
+    committed. If it inserts none, neither is written. The act's own events and this go in the
+    order recorded, in the COMMIT's round trip.
+
+    False, doing nothing, where record_event_of_act would write at once (outside a deferring
+    act, or in a savepoint of it) or the event's text holds one of the stand-ins: the caller
+    then inserts the row and records its event itself.
+    """
+    act = _act_to_join()
+    if act is None:
+        return False
+    return act.record_after_insert(
+        insert_sql=insert_sql,
+        insert_params=insert_params,
+        id_key=id_key,
+        on_inserted=on_inserted,
+        **fields,
+    )
 
 
 @contextmanager
@@ -317,7 +488,7 @@ def audited_transaction() -> Iterator[AuditedTransaction]:
     _commit_with_events(block, audited.pending)
 
 
-def _commit_with_events(block: Any, pending: list[tuple[AuditEvent, list[Any]]]) -> None:
+def _commit_with_events(block: Any, pending: list[_PendingAppend]) -> None:
     """End the transaction: its events and the COMMIT in one round trip, then the block."""
     try:
         cursors = _send_events_and_commit(pending)
@@ -327,15 +498,22 @@ def _commit_with_events(block: Any, pending: list[tuple[AuditEvent, list[Any]]])
     # The server has committed: Django's COMMIT finds the transaction ended and sends nothing,
     # then runs the on_commit callbacks.
     block.__exit__(None, None, None)
-    for (event, _), cursor in zip(pending, cursors, strict=True):
+    for append, cursor in zip(pending, cursors, strict=True):
         row = cursor.fetchone()
         cursor.close()
-        if row is None:  # cannot happen: _APPEND_SQL inserts one row or fails
-            raise AuditUnavailable("an audit event was not written")
-        _appended(event, row)
+        if append.on_inserted is None:
+            if row is None:  # cannot happen: _APPEND_SQL inserts one row or fails
+                raise AuditUnavailable("an audit event was not written")
+            _appended(append.event, row)
+        elif row is not None:  # the row was inserted, and its event with it
+            row_id, organisation_id, organisation_code = row[4:]
+            append.event.detail = {**append.event.detail, append.id_key: int(row_id)}
+            append.event.organisation_code = str(organisation_code)
+            _appended(append.event, row[:4])
+            append.on_inserted((int(row_id), int(organisation_id), str(organisation_code)))
 
 
-def _send_events_and_commit(pending: list[tuple[AuditEvent, list[Any]]]) -> list[Any]:
+def _send_events_and_commit(pending: list[_PendingAppend]) -> list[Any]:
     """The events' INSERTs and COMMIT in one pipeline with one Sync; their cursors, answered.
 
     COMMIT goes as a statement: conn.commit() in a pipeline would sync on its own, then again
@@ -347,9 +525,14 @@ def _send_events_and_commit(pending: list[tuple[AuditEvent, list[Any]]]) -> list
     raw = connection.connection
     cursors = []
     with connection.wrap_database_errors, raw.pipeline():
-        for _, params in pending:
+        if any(append.on_inserted for append in pending):
+            # The head first: two lookups raising the same alert then queue on it, and never
+            # each hold what the other waits for (the alert's key, and the head).
+            with psycopg.Cursor(raw) as locking:
+                locking.execute(_LOCK_HEAD_SQL, prepare=True)
+        for append in pending:
             cursor = psycopg.Cursor(raw)
-            cursor.execute(_APPEND_SQL, params, prepare=True)
+            cursor.execute(append.sql, append.params, prepare=True)
             cursors.append(cursor)
         with psycopg.Cursor(raw) as committing:
             committing.execute("COMMIT")

@@ -32,7 +32,11 @@ from contactpoint.access.protective.actions import ProtectiveAction
 from contactpoint.access.roles import Capability, role_has
 from contactpoint.access.services import InvalidChange, NotPermitted, _suspend
 from contactpoint.access.vocabularies import OrganisationKind
-from contactpoint.audit.services import record_event, record_event_of_act
+from contactpoint.audit.services import (
+    record_event,
+    record_event_of_act,
+    record_event_of_insert,
+)
 
 if TYPE_CHECKING:
     from contactpoint.access.protective.monitoring import PersonFacts
@@ -106,6 +110,9 @@ def raise_for_finding(
 ) -> list[Alert]:
     """Raise the alerts one finding calls for; returns those newly raised (repeats are quiet).
 
+    Inside a lookup's transaction on PostgreSQL an alert is written with the COMMIT (see
+    _raise): until then it is returned unsaved, and it stays so if it proves to be a repeat.
+
     `raised_before` (PersonFacts.raised_alerts: dedupe key to account_suspended) lets a
     repeat be skipped without a query.
     """
@@ -163,13 +170,13 @@ def alert_keys(*, rule: MonitoringRule, user_id: int, dedupe: str) -> tuple[str,
     return key, f"{key}:la"[:160]
 
 
-def _insert_unless_raised(alert: Alert, organisation: tuple[str, list[Any]]) -> str | None:
-    """Insert the alert unless one with its dedupe key exists; its organisation's code if this
-    call raised it, else None.
+def _insert_statement(alert: Alert, organisation: tuple[str, list[Any]]) -> tuple[str, list[Any]]:
+    """(SQL, parameters): INSERT the alert unless one with its dedupe key exists, returning
+    its id, organisation_id and organisation_code if it was inserted.
 
     `organisation` is an SQL expression (with its parameters) for the organisation's id, worked
-    out by the INSERT itself. INSERT ... ON CONFLICT DO NOTHING RETURNING: one round trip and no
-    savepoint, where get_or_create took four (SELECT, SAVEPOINT, INSERT, RELEASE) inside every
+    out by the INSERT itself. INSERT ... ON CONFLICT DO NOTHING: no savepoint, where
+    get_or_create took four round trips (SELECT, SAVEPOINT, INSERT, RELEASE) inside every
     lookup that raised an alert. A parallel lookup raising the same alert waits for it, then
     inserts nothing.
     """
@@ -182,22 +189,22 @@ def _insert_unless_raised(alert: Alert, organisation: tuple[str, list[Any]]) -> 
     placeholders = ", ".join(["%s"] * len(fields))
     values = [f.get_db_prep_save(f.pre_save(alert, add=True), connection) for f in fields]
     organisation_sql, organisation_params = organisation
-    # Prepared: the statement's text is fixed, and planning it would cost more than running it.
-    rows = prepared_sql.fetch_all(
+    sql = (
         f"INSERT INTO {table} (organisation_id, {columns}) "  # noqa: S608 (model's own names, fixed SQL)
         f"VALUES (({organisation_sql}), {placeholders}) "
         "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, organisation_id, "
-        f"(SELECT code FROM access_organisation WHERE id = {table}.organisation_id)",
-        [*organisation_params, *values],
+        f"(SELECT code FROM access_organisation WHERE id = {table}.organisation_id) "
+        "AS organisation_code"
     )
-    if not rows:
-        return None
-    row = rows[0]
+    return sql, [*organisation_params, *values]
+
+
+def _saved(alert: Alert, row: Sequence[Any]) -> None:
+    """Fill in what the database chose for an alert the INSERT wrote."""
     alert.pk = int(row[0])
     alert.organisation_id = int(row[1])
     alert._state.adding = False
     alert._state.db = connection.alias
-    return str(row[2])
 
 
 def _raise(
@@ -209,24 +216,21 @@ def _raise(
     ip_address: str | None,
 ) -> Alert | None:
     """Insert the alert for the organisation (an SQL expression for its id, with its
-    parameters) and audit it, unless already raised."""
+    parameters) and audit it, unless already raised.
+
+    Part of the lookup that raised it: on PostgreSQL the INSERT and its event go with the
+    lookup's COMMIT (the alert's id is filled in then; an alert found raised only then is left
+    unsaved, and no event written), which spares the lookup a round trip. Elsewhere, and to
+    mark a suspension on an alert raised already, it is inserted at once.
+    """
     alert = Alert(dedupe_key=key, audience=audience, **fields)
-    organisation_code = _insert_unless_raised(alert, organisation)
-    if organisation_code is None:
-        if fields["account_suspended"]:
-            Alert.objects.filter(dedupe_key=key, account_suspended=False).update(
-                account_suspended=True
-            )
-        return None
-    # Part of the lookup that raised it: on PostgreSQL the event goes with the lookup's COMMIT.
-    record_event_of_act(
-        action=ProtectiveAction.ALERT_RAISED,
-        actor_username=SYSTEM_ACTOR,
-        organisation_code=organisation_code,
-        subject_contactpoint_id=alert.contactpoint_id,
-        ip_address=ip_address,
-        detail={
-            "alert": alert.pk,
+    sql, params = _insert_statement(alert, organisation)
+    event: dict[str, Any] = {
+        "action": ProtectiveAction.ALERT_RAISED,
+        "actor_username": SYSTEM_ACTOR,
+        "subject_contactpoint_id": alert.contactpoint_id,
+        "ip_address": ip_address,
+        "detail": {
             "rule": alert.rule,
             "severity": alert.severity,
             "audience": audience,
@@ -234,6 +238,30 @@ def _raise(
             "person_username": alert.subject_username,
             "account_suspended": alert.account_suspended,
         },
+    }
+    if not fields["account_suspended"] and record_event_of_insert(
+        insert_sql=sql,
+        insert_params=params,
+        id_key="alert",
+        on_inserted=lambda row: _saved(alert, row),
+        **event,
+    ):
+        return alert
+    # Prepared: the statement's text is fixed, and planning it would cost more than running it.
+    rows = prepared_sql.fetch_all(sql, params)
+    if not rows:
+        if fields["account_suspended"]:
+            Alert.objects.filter(dedupe_key=key, account_suspended=False).update(
+                account_suspended=True
+            )
+        return None
+    _saved(alert, rows[0])
+    record_event_of_act(
+        **{
+            **event,
+            "organisation_code": str(rows[0][2]),
+            "detail": {"alert": alert.pk, **event["detail"]},
+        }
     )
     return alert
 

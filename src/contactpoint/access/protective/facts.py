@@ -126,7 +126,7 @@ _FAMILY_KEYS_SQL = {
 # The person's recent alerts, [[dedupe key, account suspended], ...], so that a finding already
 # raised (most findings, on a busy day: the day's out-of-region alert, say) costs no query.
 # Only a hint: an alert missing here (older, or raised by a lookup still in flight) goes to
-# alerts._insert_unless_raised, whose INSERT ... ON CONFLICT DO NOTHING finds it if it exists.
+# alerts._raise, whose INSERT ... ON CONFLICT DO NOTHING finds it if it exists.
 # Eight days: longer than any alert's dedupe window (the quota week). The database's clock, not
 # a parameter, so that PostgreSQL keeps one generic plan for the prepared statement.
 _ALERTS_SQL = {
