@@ -337,7 +337,11 @@ class AlertOutcome(models.TextChoices):
 class Alert(models.Model):
     """Something monitoring noticed, in one organisation's queue until a person closes it."""
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="alerts")
+    # No index of their own on organisation and subject_user: alert_queue and alert_subject
+    # lead with them. Every lookup that raises an alert writes each index in its COMMIT.
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="alerts", db_index=False
+    )
     audience = models.CharField(max_length=24, choices=AlertAudience.choices)
     rule = models.CharField(max_length=40)
     severity = models.CharField(max_length=10, choices=AlertSeverity.choices)
@@ -345,7 +349,12 @@ class Alert(models.Model):
     detail = models.JSONField(default=dict)
     # Who did it. The username is kept as well, so that the alert outlives the account.
     subject_user = models.ForeignKey(
-        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts_about"
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="alerts_about",
+        db_index=False,
     )
     subject_username = models.CharField(max_length=150)
     subject_organisation_code = models.CharField(max_length=40, blank=True)
@@ -353,7 +362,9 @@ class Alert(models.Model):
     contactpoint_id = models.CharField(max_length=12, blank=True)
     account_suspended = models.BooleanField(default=False)
     # One alert per rule, person and window (or child): repeats update nothing and stay quiet.
-    dedupe_key = models.CharField(max_length=160, unique=True)
+    # Unique through a constraint (see Meta), not unique=True, which on PostgreSQL also builds
+    # a LIKE-pattern index that no query uses.
+    dedupe_key = models.CharField(max_length=160)
     raised_at = models.DateTimeField(default=timezone.now)
     status = models.CharField(max_length=16, choices=AlertStatus.choices, default=AlertStatus.OPEN)
     status_changed_at = models.DateTimeField(null=True, blank=True)
@@ -372,6 +383,7 @@ class Alert(models.Model):
             models.Index(fields=["subject_user", "raised_at"], name="alert_subject"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["dedupe_key"], name="alert_dedupe_key_unique"),
             models.CheckConstraint(
                 name="alert_closed_has_outcome",
                 condition=(Q(status="closed") & ~Q(outcome=""))

@@ -10,6 +10,7 @@ Every alert raised, taken up or closed, and every automatic suspension, is an au
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -180,23 +181,31 @@ def _insert_statement(alert: Alert, organisation: tuple[str, list[Any]]) -> tupl
     lookup that raised an alert. A parallel lookup raising the same alert waits for it, then
     inserts nothing.
     """
-    fields = [
-        f for f in Alert._meta.concrete_fields if not f.primary_key and f.name != "organisation"
-    ]
+    organisation_sql, organisation_params = organisation
+    values = [f.get_db_prep_save(f.pre_save(alert, add=True), connection) for f in _ALERT_FIELDS]
+    return _insert_sql(connection.vendor, organisation_sql), [*organisation_params, *values]
+
+
+# Every concrete field the INSERT sets, in its order (the organisation is worked out apart).
+_ALERT_FIELDS = [
+    f for f in Alert._meta.concrete_fields if not f.primary_key and f.name != "organisation"
+]
+
+
+@functools.cache
+def _insert_sql(vendor: str, organisation_sql: str) -> str:
+    """The text of _insert_statement's INSERT (the same for every alert: built once)."""
     quote = connection.ops.quote_name
     table = quote(Alert._meta.db_table)
-    columns = ", ".join(quote(str(f.column)) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    values = [f.get_db_prep_save(f.pre_save(alert, add=True), connection) for f in fields]
-    organisation_sql, organisation_params = organisation
-    sql = (
+    columns = ", ".join(quote(str(f.column)) for f in _ALERT_FIELDS)
+    placeholders = ", ".join(["%s"] * len(_ALERT_FIELDS))
+    return (
         f"INSERT INTO {table} (organisation_id, {columns}) "  # noqa: S608 (model's own names, fixed SQL)
         f"VALUES (({organisation_sql}), {placeholders}) "
         "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, organisation_id, "
         f"(SELECT code FROM access_organisation WHERE id = {table}.organisation_id) "
         "AS organisation_code"
     )
-    return sql, [*organisation_params, *values]
 
 
 def _saved(alert: Alert, row: Sequence[Any]) -> None:
