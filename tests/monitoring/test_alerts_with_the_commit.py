@@ -9,10 +9,11 @@ lookup, so that on PostgreSQL the path with the COMMIT is the one exercised.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import close_old_connections, connection
 from tests.monitoring.support import practitioner, view_as, working_time
 from tests.search.children import make_child
 
@@ -105,4 +106,56 @@ def test_an_alert_whose_event_could_not_verify_fails_the_lookup_and_writes_nothi
 
     assert not Alert.objects.exists()
     assert AuditEvent.objects.count() == before
+    assert verify_chain().ok
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL: SQLite's in-memory test database is not shared between threads",
+)
+def test_two_lookups_raising_the_same_alerts_at_once_raise_each_once() -> None:
+    person = practitioner()
+    facts_of_person = facts.read_person(viewer_for(person))
+    assert facts_of_person is not None
+    rule = RULES_BY_NAME["child_with_own_surname"]
+    rounds = 12
+    ready = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def lookup(order: int) -> None:
+        try:
+            for n in range(rounds):
+                # The two raise the same two alerts, in opposite orders.
+                keys = [f"round-{n}-a", f"round-{n}-b"][::order]
+                with audited_transaction() as audit:
+                    for key in keys:
+                        alerts.raise_for_finding(
+                            person=facts_of_person,
+                            rule=rule,
+                            summary="a child with their own surname",
+                            dedupe=key,
+                            detail={},
+                            raised_before={},
+                        )
+                    audit.record(action=SearchAction.SEARCH, actor_id=person.pk)
+                    ready.wait(timeout=10)  # both COMMITs go out together
+        except BaseException as error:  # reported by the test, not lost in the thread
+            failures.append(error)
+            ready.abort()
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=lookup, args=(order,)) for order in (1, -1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert failures == []
+    raised = list(Alert.objects.all())
+    assert len(raised) == rounds * 2
+    events = AuditEvent.objects.filter(action=ProtectiveAction.ALERT_RAISED)
+    assert sorted(e.detail["alert"] for e in events) == sorted(a.pk for a in raised)
+    assert AuditEvent.objects.filter(action=SearchAction.SEARCH).count() == rounds * 2
     assert verify_chain().ok

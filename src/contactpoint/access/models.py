@@ -388,7 +388,7 @@ class Alert(models.Model):
                 name="alert_closed_has_outcome",
                 condition=(Q(status="closed") & ~Q(outcome=""))
                 | (~Q(status="closed") & Q(outcome="")),
-            )
+            ),
         ]
 
     def __str__(self) -> str:

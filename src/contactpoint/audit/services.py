@@ -93,7 +93,12 @@ _APPEND_SQL = (
     "%s::inet, %s::jsonb, head.previous_hash, head.hash FROM head "
     "RETURNING id, sequence, previous_hash, hash"
 )
-_LOCK_HEAD_SQL = "SELECT 1 FROM audit_auditchainhead WHERE id = 1 FOR UPDATE"
+# Locks the chain head, making it first if it is missing (an emptied database): a DO UPDATE
+# whose WHERE is false updates nothing but still locks the row it finds.
+_LOCK_HEAD_SQL = (
+    "INSERT INTO audit_auditchainhead (id, sequence, hash) VALUES (1, 0, %s) "
+    "ON CONFLICT (id) DO UPDATE SET sequence = EXCLUDED.sequence WHERE FALSE"
+)
 
 # Stand-ins for the values the database fills in; an event whose own text contains one (a
 # search for it, say) is written by the portable path instead.
@@ -529,7 +534,7 @@ def _send_events_and_commit(pending: list[_PendingAppend]) -> list[Any]:
             # The head first: two lookups raising the same alert then queue on it, and never
             # each hold what the other waits for (the alert's key, and the head).
             with psycopg.Cursor(raw) as locking:
-                locking.execute(_LOCK_HEAD_SQL, prepare=True)
+                locking.execute(_LOCK_HEAD_SQL, [GENESIS_HASH], prepare=True)
         for append in pending:
             cursor = psycopg.Cursor(raw)
             cursor.execute(append.sql, append.params, prepare=True)
