@@ -525,3 +525,37 @@ def test_kill_9_in_the_bulk_then_the_same_command_gives_every_row_once_with_two_
     assert orphans == 0
     ((unfinished,),) = query("SELECT count(*) FROM feeds_feedload WHERE status <> 'completed'")
     assert unfinished == 0
+
+
+@pytest.mark.parametrize("one_batch", [True, False])
+def test_a_cousin_of_a_flagged_child_at_its_address_is_treated_alike_in_one_batch_or_two(
+    make_source: Any, tmp_path: Path, one_batch: bool
+) -> None:
+    # Same given name and address, another family name, born months apart. Across batches
+    # blocking finds the flagged child (dob_postcode), and a shielded child a blocking rule
+    # finds counts at any weight. Within a batch only the loose sweep found it, so whether the
+    # cousin was shielded hung on where a batch boundary fell.
+    health = make_source("nw-health", "health_registration")
+    flagged = amelia(
+        source_record_id="NHS-1",
+        date_of_birth=years_ago(7, 3, 4),
+        nhs_number="9434765870",
+        sensitive_record="yes",
+    )
+    cousin = amelia(
+        source_record_id="NHS-2",
+        family_name="Okafor",
+        date_of_birth=years_ago(7, 11, 20),
+        nhs_number="9434765919",
+        carer_1_given_names="Grace",
+        carer_1_family_name="Okafor",
+    )
+    if one_batch:
+        load_file(source=health, path=write_csv(tmp_path / "h.csv", [flagged, cousin]))
+    else:
+        load_file(source=health, path=write_csv(tmp_path / "h1.csv", [flagged]))
+        load_file(source=health, path=write_csv(tmp_path / "h2.csv", [cousin]))
+    row = LoadRow.objects.get(source_record_id="NHS-2")
+    assert row.outcome == "new"
+    assert row.reason.startswith("shielded as a precaution"), row.reason
+    assert Child.objects.get(contactpoint_id=row.contactpoint_id).is_shielded

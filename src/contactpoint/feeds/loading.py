@@ -79,7 +79,12 @@ from contactpoint.index.models import (
     School,
 )
 from contactpoint.index.records import ChildRecord
-from contactpoint.matching.blocking import find_candidates, find_shielded, load_profiles
+from contactpoint.matching.blocking import (
+    find_candidates,
+    find_shielded,
+    load_profiles,
+    rule_between,
+)
 from contactpoint.matching.decisions import MatchDecision, Outcome, decide, score_candidates
 from contactpoint.matching.features import MatchRecord
 from contactpoint.matching.model import MatchModel, current_model
@@ -592,10 +597,14 @@ class FeedLoader:
             found.extend(pending.candidates(row.match))
             near = flagged_in_batch.candidates(row.match)
             if near:
+                # Labelled by the rule that would find it once written (as in the next batch:
+                # a shielded child a blocking rule finds counts at any weight), else as the
+                # sweep: so a boundary between batches changes nothing.
                 seen = {record.child_id for record, _ in found}
-                found.extend(
-                    (pending.record(key), "shielded_near") for key in near if key not in seen
-                )
+                for key in near:
+                    if key not in seen:
+                        flagged = pending.record(key)
+                        found.append((flagged, rule_between(row.match, flagged) or "shielded_near"))
             scored = score_candidates(self.model, row.match, found)
             decision = decide(self.model, scored, source=self.source.code)
             weight = decision.best.score.weight if decision.best else None
