@@ -36,6 +36,7 @@ from contactpoint.index.models import (
 )
 from contactpoint.index.vocabularies import AddressKind, NameKind
 from contactpoint.matching.features import (
+    WITHIN_A_YEAR_DAYS,
     MatchRecord,
     PersonName,
     PlaceKey,
@@ -47,7 +48,6 @@ from contactpoint.matching.features import (
 
 # Chunks keep each IN (VALUES ...) list well inside SQLite's parameter limit.
 _CHUNK = 400
-_NEARBY_DAYS = 366
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
 def dob_close(a: dt.date, b: dt.date) -> bool:
     """Dates a typing error could turn one into the other: within a year, one digit or two
     adjacent digits apart, or day and month swapped."""
-    if abs((a - b).days) <= _NEARBY_DAYS:
+    if abs((a - b).days) <= WITHIN_A_YEAR_DAYS:
         return True
     return DamerauLevenshtein.distance(dob_text(a), dob_text(b)) <= 1 or swapped_day_month(a) == b
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
 
 from contactpoint.matching.features import (
+    WITHIN_A_YEAR_DAYS,
     MatchRecord,
     PersonName,
     dob_text,
@@ -181,7 +182,7 @@ def dob_level_of(a: MatchRecord, b: MatchRecord) -> str:
         return "one_digit"
     if DamerauLevenshtein.distance(text_a, text_b) <= 1:
         return "transposed"
-    if abs((a.date_of_birth - b.date_of_birth).days) <= 366:
+    if abs((a.date_of_birth - b.date_of_birth).days) <= WITHIN_A_YEAR_DAYS:
         return "same_year"
     return ELSE
 

@@ -237,6 +237,12 @@ def dob_text(value: dt.date) -> str:
     return value.strftime("%Y%m%d")
 
 
+# "Born within a year" wherever matching says so (comparisons' same_year level, blocking's and
+# the shield net's nearby births, the batch's own index, Splink's rules): 366 days, so that the
+# same date a year on is within it in a leap year too.
+WITHIN_A_YEAR_DAYS = 366
+
+
 def swapped_day_month(value: dt.date) -> dt.date | None:
     """The date with day and month exchanged (3 Apr <-> 4 Mar), when that is a real date."""
     if value.day > 12 or value.day == value.month:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 
-from contactpoint.matching.features import MatchRecord, swapped_day_month
+from contactpoint.matching.features import WITHIN_A_YEAR_DAYS, MatchRecord, swapped_day_month
 
 
 def _keys(record: MatchRecord) -> Iterator[tuple[str, ...]]:
@@ -53,7 +53,7 @@ class PendingChildren:
                 other = self._records[key]
                 if (
                     block[0] == "phonetics"
-                    and abs((other.date_of_birth - record.date_of_birth).days) > 366
+                    and abs((other.date_of_birth - record.date_of_birth).days) > WITHIN_A_YEAR_DAYS
                 ):
                     continue
                 found.setdefault(key, f"batch_{block[0]}")

@@ -23,10 +23,14 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from contactpoint.index.models import Child, ChildName
-from contactpoint.matching.features import MatchRecord, dob_text, swapped_day_month
+from contactpoint.matching.features import (
+    WITHIN_A_YEAR_DAYS,
+    MatchRecord,
+    dob_text,
+    swapped_day_month,
+)
 
-_YEAR = 366
-_A_YEAR = dt.timedelta(days=_YEAR)
+_A_YEAR = dt.timedelta(days=WITHIN_A_YEAR_DAYS)
 
 
 def dob_variants(value: dt.date) -> set[dt.date]:
@@ -138,7 +142,9 @@ class ShieldNet:
                 near.update(self._by_given.get((name.given, year), ()))
                 near.update(self._by_family.get((name.family, year), ()))
                 near.update(self._by_family.get((name.family_phonetic, year), ()))
-        found.update(c for c in near - found if abs((born - self._dob[c]).days) <= _YEAR)
+        found.update(
+            c for c in near - found if abs((born - self._dob[c]).days) <= WITHIN_A_YEAR_DAYS
+        )
         return found
 
     def __len__(self) -> int:

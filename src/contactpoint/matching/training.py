@@ -31,7 +31,7 @@ from splink.internals.dialects import SplinkDialect
 
 from contactpoint.matching.comparisons import COMPARISONS, ELSE, NULL
 from contactpoint.matching.decisions import TWIN_NAME_LEVELS
-from contactpoint.matching.features import MatchRecord, dob_text
+from contactpoint.matching.features import WITHIN_A_YEAR_DAYS, MatchRecord, dob_text
 from contactpoint.matching.model import (
     LevelParameters,
     MatchModel,
@@ -187,7 +187,7 @@ LEVEL_SQL: dict[str, dict[str, str]] = {
         ),
         "one_digit": "{lev}(dob_l, dob_r) <= 1",
         "transposed": "{dlev}(dob_l, dob_r) <= 1",
-        "same_year": "abs(dob_days_l - dob_days_r) <= 366",
+        "same_year": f"abs(dob_days_l - dob_days_r) <= {WITHIN_A_YEAR_DAYS}",
     },
     "gender": {NULL: "gender_l IS NULL OR gender_r IS NULL", "exact": "gender_l = gender_r"},
     "address": {
@@ -252,7 +252,10 @@ def splink_comparisons(model: MatchModel | None = None) -> list[ComparisonCreato
 
 # Born a typing error apart, as blocking.dob_close allows: within a year, or the year alone
 # mistyped. Plain SQL, the same on DuckDB and Spark; one of the equalities beside it is the join.
-_DOB_CLOSE = "(abs(l.dob_days - r.dob_days) <= 366 OR substr(l.dob, 5, 4) = substr(r.dob, 5, 4))"
+_DOB_CLOSE = (
+    f"(abs(l.dob_days - r.dob_days) <= {WITHIN_A_YEAR_DAYS} "
+    "OR substr(l.dob, 5, 4) = substr(r.dob, 5, 4))"
+)
 
 # Candidate pairs for batch de-duplication: the same rules as online blocking (blocking.py).
 PREDICTION_BLOCKING_RULES = (
