@@ -470,7 +470,8 @@ def audited_transaction() -> Iterator[AuditedTransaction]:
     still in the act's transaction: if its INSERT fails, the COMMIT is a ROLLBACK and the
     error is raised (DatabaseError, as from record_event). Anywhere else, and for an event
     the statement cannot carry, `.record` writes at once, exactly as record_event. Events of
-    the act recorded deeper down (record_event_of_act) travel with it the same way.
+    the act recorded deeper down (record_event_of_act), and rows inserted with their event
+    (record_event_of_insert: the alerts a lookup raises), travel with it the same way.
     """
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         with transaction.atomic():
