@@ -140,30 +140,17 @@ _APPEND_AFTER_INSERT_SQL = (
 )
 
 
-# record_event's defaults, for the events it is not called for.
-_EVENT_DEFAULTS: dict[str, Any] = {
-    "outcome": "ok",
-    "actor_id": None,
-    "actor_username": "",
-    "organisation_code": "",
-    "purpose": "",
-    "subject_contactpoint_id": "",
-    "ip_address": None,
-    "detail": None,
-}
-
-
 def _new_event(
     *,
     action: str,
-    outcome: str,
-    actor_id: int | None,
-    actor_username: str,
-    organisation_code: str,
-    purpose: str,
-    subject_contactpoint_id: str,
-    ip_address: str | None,
-    detail: dict[str, Any] | None,
+    outcome: str = "ok",
+    actor_id: int | None = None,
+    actor_username: str = "",
+    organisation_code: str = "",
+    purpose: str = "",
+    subject_contactpoint_id: str = "",
+    ip_address: str | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     return AuditEvent(
         occurred_at=timezone.now(),
@@ -385,7 +372,7 @@ class AuditedTransaction:
         """
         if not self._deferred:
             return False
-        event = _new_event(**{**_EVENT_DEFAULTS, **fields, "organisation_code": ""})
+        event = _new_event(**{**fields, "organisation_code": ""})
         params = _append_after_insert_params(event, id_key)
         if params is None:
             return False
