@@ -50,7 +50,7 @@ from contactpoint.feeds.models import (
 )
 from contactpoint.feeds.precedence import current_precedence
 from contactpoint.feeds.schema import EventType
-from contactpoint.feeds.serialise import record_from_json, record_to_json
+from contactpoint.feeds.serialise import encode_report, record_from_json, record_to_json
 from contactpoint.feeds.validation import (
     NO_RESPONSIBLE_LA,
     ParsedRow,
@@ -227,7 +227,7 @@ def parse_batch_in_process(
     assert _parser_context is not None
     parsed = [parse_raw_row(raw, _parser_context) for raw in raws]
     encoded = {
-        item.line: json.dumps(record_to_json(item.record), separators=(",", ":"))
+        item.line: encode_report(item.record)
         for item in parsed
         if isinstance(item, ParsedRow) and item.record is not None
     }
