@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from django.core.management import CommandError, call_command
 from tests.feeds.conftest import COMMAND, amelia, run, write_csv, years_ago
@@ -471,6 +472,15 @@ def test_the_command_loads_writes_each_report_and_refuses_a_file_without_its_sou
         )
 
 
+def processes_loading(feeds: Path) -> list[int]:
+    """Processes whose command names these feeds: a loader and the workers it forked."""
+    return [
+        p.pid
+        for p in psutil.process_iter(["cmdline"])
+        if any(str(feeds) in part for part in p.info["cmdline"] or ())
+    ]
+
+
 def test_kill_9_in_the_bulk_then_the_same_command_gives_every_row_once_with_two_writers(
     tmp_path: Path, scratch_database: tuple[str, Any]
 ) -> None:
@@ -504,6 +514,12 @@ def test_kill_9_in_the_bulk_then_the_same_command_gives_every_row_once_with_two_
         time.sleep(0.05)
     loader.wait(timeout=30)
     assert loader.returncode == -signal.SIGKILL, "the load finished before it could be killed"
+    # Its writers die with it: none is left holding a connection, or committing a chunk
+    # while the same command, run again, loads those rows online.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and processes_loading(feeds):
+        time.sleep(0.1)
+    assert processes_loading(feeds) == []
 
     output = run(env, *arguments[1:])
     assert "Resumed an interrupted initial load" in output

@@ -35,11 +35,10 @@ import gc
 import itertools
 import json
 import logging
-import multiprocessing
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +72,7 @@ from contactpoint.feeds.precedence import current_precedence
 from contactpoint.feeds.schema import EventType
 from contactpoint.feeds.serialise import encode_report
 from contactpoint.feeds.validation import ParsedRow, RowContext
+from contactpoint.feeds.workers import forked_pool
 from contactpoint.index.linkage import (
     ChildWrite,
     FieldPrecedence,
@@ -460,12 +460,7 @@ class InitialLoad:
             for batch in batches:
                 yield [parse_raw_row(raw, context) for raw in batch], {}
             return
-        with ProcessPoolExecutor(
-            max_workers=parsers,
-            mp_context=multiprocessing.get_context("fork"),
-            initializer=init_parsing_process,
-            initargs=(context,),
-        ) as pool:
+        with forked_pool(parsers, initializer=init_parsing_process, initargs=(context,)) as pool:
             window: deque[Future[ParsedBatch]] = deque()
             for batch in batches:
                 window.append(pool.submit(parse_batch_in_process, batch))
@@ -636,9 +631,7 @@ class InitialLoad:
         # Out of the collector's sight (until run() is done with them), the inherited records
         # are not copied into each writer when it runs (a collection touches every object).
         gc.freeze()
-        with ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context("fork")
-        ) as pool:
+        with forked_pool(self.workers) as pool:
             for future in as_completed(
                 [pool.submit(_check_and_write_in_process, i) for i in range(len(self._chunks))]
             ):

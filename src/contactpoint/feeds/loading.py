@@ -19,11 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import multiprocessing
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -58,6 +57,7 @@ from contactpoint.feeds.validation import (
     RowRejected,
     parse_row,
 )
+from contactpoint.feeds.workers import forked_pool
 from contactpoint.index import contactpoint_id as cp_ids
 from contactpoint.index.linkage import (
     PART_MODELS,
@@ -300,11 +300,8 @@ class FeedLoader:
                 yield raws, [parse_raw_row(raw, self.context) for raw in raws], {}
             return
         # Fork: the parsers inherit the loaded code and never touch the database connection.
-        with ProcessPoolExecutor(
-            max_workers=self.workers - 1,
-            mp_context=multiprocessing.get_context("fork"),
-            initializer=init_parsing_process,
-            initargs=(self.context,),
+        with forked_pool(
+            self.workers - 1, initializer=init_parsing_process, initargs=(self.context,)
         ) as pool:
             # A bounded window of batches in flight keeps memory flat on a 2 GB file.
             window: deque[tuple[list[reading.RawRow], Future[ParsedBatch]]] = deque()
