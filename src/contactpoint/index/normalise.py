@@ -6,6 +6,7 @@ name; `matching` and `search` import them from here, keeping dependencies one-wa
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -18,6 +19,11 @@ _OUTWARD = re.compile(r"^[A-Z]{1,2}[0-9][0-9A-Z]?$")
 _NOT_LETTER = re.compile(r"[^A-Z]")
 _SPACES = re.compile(r"\s+")
 _AREA = re.compile(r"^[A-Z]{1,2}")
+
+
+# Names and postcodes repeat: a child's records in each source, brothers and sisters, carers,
+# thousands of Smiths. The keys below are pure, so each distinct string is worked out once.
+_KEYS_CACHED = 65_536
 
 
 class InvalidPostcode(ValueError):
@@ -48,6 +54,7 @@ class Postcode:
         return _AREA.match(self.outward).group(0)  # type: ignore[union-attr]
 
 
+@functools.lru_cache(maxsize=_KEYS_CACHED)
 def parse_postcode(raw: str) -> Postcode:
     """Parse any spacing or case of a full UK postcode into its canonical parts."""
     compact = _SPACES.sub("", (raw or "").upper())
@@ -75,6 +82,7 @@ def clean_display_name(raw: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFC", raw or "")).strip()
 
 
+@functools.lru_cache(maxsize=_KEYS_CACHED)
 def name_key(raw: str) -> str:
     """Letters only, upper case, accents folded: O'Neill, O NEILL and oneill all give ONEILL."""
     return _NOT_LETTER.sub("", fold_accents(raw).upper())
@@ -86,12 +94,14 @@ def name_parts(raw: str) -> list[str]:
     return [key for key in (_NOT_LETTER.sub("", w) for w in words) if key]
 
 
+@functools.lru_cache(maxsize=_KEYS_CACHED)
 def first_given_name_key(given_names: str) -> str:
     """The key of the first given name ('Mary-Jane Elizabeth' -> MARYJANE)."""
     words = clean_display_name(given_names).split(" ")
     return name_key(words[0]) if words and words[0] else ""
 
 
+@functools.lru_cache(maxsize=_KEYS_CACHED)
 def phonetic_key(raw: str) -> str:
     """A phonetic code of the whole name (Metaphone), so that Thomson and Thompson collide.
 

@@ -106,6 +106,7 @@ def familiar_forms(given_key: str) -> frozenset[str]:
     return frozenset(forms)
 
 
+@functools.lru_cache(maxsize=65_536)  # households repeat: each child's records, siblings, carers
 def address_key(line_1: str) -> str:
     """'14, Victoria Road' and '14 Victoria Rd' both give '14 VICTORIA RD'."""
     tokens = _ADDRESS_TOKEN.findall(normalise.fold_accents(line_1 or "").upper())
