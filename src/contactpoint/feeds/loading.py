@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from contactpoint.audit.services import record_event
@@ -193,6 +193,21 @@ class _BatchWork:
     # New children shielded as a precaution (key -> the decision naming the shielded child
     # they resemble, and the LA whose officers are asked whether they are one child).
     precautions: dict[int, tuple[MatchDecision, int]] = field(default_factory=dict)
+
+
+def linked_by_nhs_hash(hashes: Iterable[str]) -> QuerySet[SourceRecord, tuple[str, int]]:
+    """(NHS hash, child id) of the source records with these scrambled NHS numbers.
+
+    The index on nhs_hash leaves out records without one. PostgreSQL proves that an IN list
+    implies `nhs_hash <> ''` only for up to 100 values, so a batch's list of several hundred
+    fell back to reading the whole table (585 ms at a million records, against 10 ms): the
+    condition is stated too.
+    """
+    return (
+        SourceRecord.objects.filter(nhs_hash__in=list(hashes), child__isnull=False)
+        .exclude(nhs_hash="")
+        .values_list("nhs_hash", "child_id")
+    )
 
 
 def parse_raw_row(raw: reading.RawRow, context: RowContext) -> ParsedRow | RowResult:
@@ -748,9 +763,7 @@ class FeedLoader:
         found: dict[str, set[int]] = {}
         if not hashes:
             return found
-        for nhs_hash, child_id in SourceRecord.objects.filter(
-            nhs_hash__in=hashes, child__isnull=False
-        ).values_list("nhs_hash", "child_id"):
+        for nhs_hash, child_id in linked_by_nhs_hash(hashes):
             found.setdefault(nhs_hash, set()).add(child_id)
         return found
 
