@@ -148,7 +148,10 @@ def _shielded_record_viewed(person: User, traveller: time_machine.Coordinates) -
 
 
 def _sensitive_record_viewed(person: User, traveller: time_machine.Coordinates) -> None:
-    view_as(person, make_child_in_state("sensitive_service").contactpoint_id)
+    per_day = RULES_BY_NAME["sensitive_record_viewed"].parameters["per_day"]
+    for _ in range(per_day):
+        view_as(person, make_child_in_state("sensitive_service").contactpoint_id)
+        _advance(traveller, 25)
 
 
 def _child_with_own_surname(person: User, traveller: time_machine.Coordinates) -> None:
@@ -376,3 +379,29 @@ def test_a_rule_that_suspends_refuses_the_lookup_that_fired_it() -> None:
     assert isinstance(fourth, LookupRefused) and fourth.http_status == 403
     assert "suspended" in str(fourth)
     assert User.objects.get(pk=person.pk).suspension_reason.endswith("birth_date_sweep")
+
+
+def test_sensitive_records_alert_at_the_days_count_not_on_each_view(
+    _mid_morning: time_machine.Coordinates,
+) -> None:
+    per_day = RULES_BY_NAME["sensitive_record_viewed"].parameters["per_day"]
+    person = practitioner()
+    sensitive = [make_child_in_state("sensitive_service") for _ in range(per_day + 1)]
+    for child in sensitive[: per_day - 1]:
+        view_as(person, child.contactpoint_id)
+        view_as(person, child.contactpoint_id)  # the same record again counts once
+        _advance(_mid_morning, 20)
+    view_as(person, make_child_in_state("other_la").contactpoint_id)  # no sensitive service
+    assert "sensitive_record_viewed" not in alert_rules(person)
+
+    view_as(person, sensitive[per_day - 1].contactpoint_id)
+    alert = Alert.objects.get(subject_user=person, rule="sensitive_record_viewed")
+    assert f"records of {per_day} children with a sensitive service" in alert.summary
+    assert alert.detail["children"] == per_day
+    assert cp_id.display(sensitive[per_day - 1].contactpoint_id) in alert.summary
+
+    view_as(person, sensitive[per_day].contactpoint_id)  # the day's alert is raised already
+    assert Alert.objects.filter(subject_user=person, rule="sensitive_record_viewed").count() == 1
+    _mid_morning.move_to(working_time(10, 0) + dt.timedelta(days=1))
+    view_as(person, sensitive[0].contactpoint_id)  # a new day starts a new count
+    assert Alert.objects.filter(subject_user=person, rule="sensitive_record_viewed").count() == 1

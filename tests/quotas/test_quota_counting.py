@@ -329,6 +329,24 @@ def test_children_from_other_regions_are_counted_once_each_per_day(quota_store: 
     assert tomorrow.far_children == 1
 
 
+def test_sensitive_records_opened_are_counted_apart_from_the_far_ones(quota_store: str) -> None:
+    person = practitioner()
+    record_usage(
+        user_id=person.pk, child_ids=[1, 2, 3], far_child_ids=[1], sensitive_child_ids=[2, 3], now=T
+    )
+    usage = record_usage(
+        user_id=person.pk, child_ids=[3, 4], far_child_ids=[4], sensitive_child_ids=[3], now=T + 60
+    )
+    assert (usage.far_children, usage.sensitive_children) == (2, 2)
+    assert usage.count(Measure.CHILDREN, Period.DAY) == 4
+    peeked = quotas.peek_usage(user_id=person.pk, now=T + 120)
+    assert (peeked.far_children, peeked.sensitive_children) == (2, 2)
+    tomorrow = record_usage(
+        user_id=person.pk, child_ids=[5], sensitive_child_ids=[5], now=T + 86_400
+    )
+    assert (tomorrow.far_children, tomorrow.sensitive_children) == (0, 1)
+
+
 # --- The command -----------------------------------------------------------------------------------
 
 

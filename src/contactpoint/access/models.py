@@ -232,15 +232,16 @@ class QuotaCounter(models.Model):
 
 
 class QuotaChildSeen(models.Model):
-    """One child disclosed to one person in one fixed window: today's children from outside the
-    person's region (a monitoring rule's count, period "far").
+    """One child disclosed to one person in one fixed window, for a monitoring rule's count:
+    today's children from outside the person's region (period "far"), and today's opened
+    records of children with a current sensitive service (period "sensitive").
 
     The unique constraint makes "distinct" exact under concurrency: INSERT ... ON CONFLICT DO
     NOTHING, then a count of the window's rows.
     """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
-    period = models.CharField(max_length=8)
+    period = models.CharField(max_length=16)
     window_start = models.BigIntegerField()
     child_id = models.BigIntegerField()
 

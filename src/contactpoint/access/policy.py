@@ -473,6 +473,18 @@ class _Parts:
     own_sensitive: list[Involvement]
 
 
+def has_current_sensitive_service(child: Child, today: dt.date | None = None) -> bool:
+    """Whether a current involvement of the child is a sensitive service (from the prefetch).
+
+    The same test as protective monitoring's facts query, which makes it in SQL.
+    """
+    today = today or timezone.localdate()
+    return any(
+        i.service_type in SENSITIVE_SERVICE_TYPES and _is_current(i.ended_on, today)
+        for i in child.involvements.all()
+    )
+
+
 def _parts(viewer: Viewer, child: Child, today: dt.date) -> _Parts:
     involvements = list(child.involvements.all())
     sensitive = [

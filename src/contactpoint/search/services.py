@@ -19,6 +19,7 @@ from contactpoint.access.policy import (
     PurposeRequired,
     SearchResultRow,
     Viewer,
+    has_current_sensitive_service,
     project_child,
     project_search_result,
     search_mode,
@@ -319,6 +320,11 @@ def view_child(
                 disclosed=[] if projection is None else [canonical],
                 local_authority_of=(
                     {canonical: child.responsible_la_id} if child is not None else {}
+                ),
+                sensitive_ids=(
+                    {canonical}
+                    if child is not None and has_current_sensitive_service(child)
+                    else set()
                 ),
                 requested_id=canonical,
                 purpose=purpose,

@@ -29,6 +29,7 @@ from contactpoint.access.policy import (
     BreakGlassReveal,
     ChildProjection,
     ViewMode,
+    has_current_sensitive_service,
     project_child,
     view_mode,
     viewer_for,
@@ -979,6 +980,11 @@ def _spend(
         local_authority_of=(
             {grant.contactpoint_id: child.responsible_la_id} if child is not None else {}
         ),
+        sensitive_ids=(
+            {grant.contactpoint_id}
+            if child is not None and has_current_sensitive_service(child)
+            else set()
+        ),
         requested_id=grant.contactpoint_id,
         purpose=grant.purpose,
         ip_address=ip_address,
@@ -1134,6 +1140,9 @@ def read_shielding_record(
             outcome="ok" if projection is not None else "not_found",
             disclosed=[loaded.contactpoint_id] if projection is not None else [],
             local_authority_of={loaded.contactpoint_id: loaded.responsible_la_id},
+            sensitive_ids=(
+                {loaded.contactpoint_id} if has_current_sensitive_service(loaded) else set()
+            ),
             requested_id=loaded.contactpoint_id,
             purpose=purpose,
             ip_address=ip_address,

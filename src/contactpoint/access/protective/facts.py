@@ -57,7 +57,7 @@ class ChildFacts:
     is_shielded: bool
     responsible_la_id: int
     region: str
-    sensitive: bool
+    sensitive: bool  # a current sensitive service; read only when asked for (with_services)
     own_surname: bool
     own_address: bool
 
@@ -113,7 +113,7 @@ def region_of(local_authority_id: int | None) -> str:
 
 _SENSITIVE_SQL = (
     "EXISTS (SELECT 1 FROM index_involvement i WHERE i.child_id = c.id AND "
-    "i.service_type {types} AND (i.ended_on IS NULL OR i.ended_on >= %s))"
+    "i.service_type {types} AND (i.ended_on IS NULL OR i.ended_on > %s))"
 )
 # Every family name the child has had, for comparing with the person's own (name_key is
 # Python's, so the comparison is made in Python).

@@ -21,7 +21,7 @@ import datetime as dt
 import functools
 import itertools
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -133,6 +133,8 @@ class Lookup:
     usage: Usage
     quota: quotas.RoleQuota
     at: dt.datetime
+    # The records opened by this lookup of children with a current sensitive service (views).
+    sensitive_ids: tuple[str, ...] = ()
     _history: list[PastLookup] | None = field(default=None, repr=False)
     _breaches: list[quotas.Breach] | None = field(default=None, repr=False)
 
@@ -454,18 +456,20 @@ def _shielded_viewed(rule: MonitoringRule, lookup: Lookup) -> list[Finding]:
 
 
 def _sensitive_viewed(rule: MonitoringRule, lookup: Lookup) -> list[Finding]:
-    if lookup.kind is not LookupKind.VIEW:
+    # Today's count comes from the quota store, which keeps the day's set of such children.
+    opened = lookup.sensitive_ids
+    count = lookup.usage.sensitive_children
+    if lookup.kind is not LookupKind.VIEW or not opened or count < rule.parameters["per_day"]:
         return []
     return [
         Finding(
             rule,
-            f"{lookup.person.username} viewed {cp_id.display(child.contactpoint_id)}, a record "
-            "with a sensitive service",
-            dedupe=f"{child.contactpoint_id}:{_local_day(lookup.at)}",
-            contactpoint_ids=(child.contactpoint_id,),
+            f"{lookup.person.username} opened the records of {count} children with a sensitive "
+            f"service today, the latest {cp_id.display(opened[0])}",
+            dedupe=_local_day(lookup.at),
+            detail={"children": count},
+            contactpoint_ids=opened,
         )
-        for child in lookup.children
-        if child.sensitive
     ]
 
 
@@ -647,6 +651,7 @@ def enforce_and_monitor(
     outcome: str,
     disclosed: Sequence[str] = (),
     local_authority_of: Mapping[str, int] | None = None,
+    sensitive_ids: Collection[str] | None = None,
     requested_id: str = "",
     criteria: Mapping[str, Any] | None = None,
     purpose: str = "",
@@ -657,7 +662,9 @@ def enforce_and_monitor(
 
     `disclosed` is the ContactPoint IDs the lookup would show (search rows, or the record
     viewed); `local_authority_of` each one's responsible LA where the caller has read it,
-    which lets the quota store be asked while the facts are read (decision 0004);
+    which lets the quota store be asked while the facts are read (decision 0004), as does
+    `sensitive_ids` for a record view: which of them have a current sensitive service
+    (`access.policy.has_current_sensitive_service`), where the caller has read them;
     `requested_id` the ID asked for by a view, found or not; `criteria` a search's criteria
     as audited. If the verdict is not allowed, show nothing: record the refusal on the audit
     event (`verdict.audit_outcome`, `verdict.audit_detail`), commit, and raise
@@ -673,21 +680,27 @@ def enforce_and_monitor(
     ids = list(dict.fromkeys(disclosed))
     pending: quotas.PendingUsage | None = None
     known = local_authority_of or {}
-    if all(i in known for i in ids):
-        # The children's regions are known already: count now, read the facts meanwhile.
+    opened: tuple[str, ...] = ()
+    if all(i in known for i in ids) and (kind is not LookupKind.VIEW or sensitive_ids is not None):
+        # The children's regions (and services) are known already: count now, read the facts
+        # meanwhile.
         region = facts.region_of(viewer.local_authority_id) if _counts_as_far(kind) else ""
         far_ids = [i for i in ids if region and facts.region_of(known[i]) != region]
+        opened = tuple(i for i in ids if i in (sensitive_ids or ()))
         try:
             pending = quotas.start_usage(
                 user_id=viewer.user_id,
                 child_ids=[_child_key(i) for i in ids],
                 far_child_ids=[_child_key(i) for i in far_ids],
+                sensitive_child_ids=[_child_key(i) for i in opened],
                 history_entry=entry,
             )
         except QuotaStoreUnavailable:
             return _store_unavailable()
     try:
-        person, children = facts.read_facts(viewer, ids, with_services=kind is LookupKind.VIEW)
+        person, children = facts.read_facts(
+            viewer, ids, with_services=pending is None and kind is LookupKind.VIEW
+        )
     except BaseException:
         if pending is not None:
             pending.cancel()
@@ -704,10 +717,12 @@ def enforce_and_monitor(
                 for c in children
                 if _counts_as_far(kind) and person.region and c.region != person.region
             ]
+            opened = tuple(c.contactpoint_id for c in children if c.sensitive)
             pending = quotas.start_usage(
                 user_id=person.user_id,
                 child_ids=[_child_key(c.contactpoint_id) for c in children],
                 far_child_ids=[_child_key(c.contactpoint_id) for c in far],
+                sensitive_child_ids=[_child_key(i) for i in opened],
                 history_entry=entry,
             )
         usage = pending.result()
@@ -723,6 +738,7 @@ def enforce_and_monitor(
         usage=usage,
         quota=quota,
         at=at,
+        sensitive_ids=opened,
     )
     findings = evaluate(lookup)
     warnings = tuple(

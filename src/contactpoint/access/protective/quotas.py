@@ -166,6 +166,9 @@ class Usage:
     # Distinct children today from outside the person's own region (a monitoring rule's count,
     # kept by the same store so that it costs no extra round trip).
     far_children: int = 0
+    # Distinct children with a current sensitive service whose records the person opened today
+    # (another monitoring rule's count, kept the same way).
+    sensitive_children: int = 0
     # The person's previous lookups, newest first, as recorded with `history_entry` (Redis
     # keeps them, in the same round trip); None when the store keeps none (the database store:
     # monitoring reads the audit log instead).
@@ -231,14 +234,16 @@ def record_usage(
     user_id: int,
     child_ids: Sequence[int] = (),
     far_child_ids: Sequence[int] = (),
+    sensitive_child_ids: Sequence[int] = (),
     history_entry: str = "",
     now: int | None = None,
 ) -> Usage:
     """Count one lookup and the children it disclosed; return the counts after it.
 
     `child_ids` are keys that identify each child (monitoring uses the ContactPoint ID's
-    digits); `far_child_ids` those of the children from outside the person's region (counted
-    for monitoring, not for a quota). `history_entry` describes the lookup for the pattern
+    digits); `far_child_ids` those of the children from outside the person's region, and
+    `sensitive_child_ids` those of the children with a current sensitive service whose record
+    was opened (each counted per day for monitoring, not for a quota). `history_entry` describes the lookup for the pattern
     rules (kept by Redis; see Usage.recent). `now` is for tests only (to move between
     windows); the store's own clock is used otherwise. Raises QuotaStoreUnavailable when the
     counters cannot be written.
@@ -247,6 +252,7 @@ def record_usage(
         user_id=user_id,
         child_ids=child_ids,
         far_child_ids=far_child_ids,
+        sensitive_child_ids=sensitive_child_ids,
         history_entry=history_entry,
         now=now,
     ).result()
@@ -266,6 +272,7 @@ def start_usage(
     user_id: int,
     child_ids: Sequence[int] = (),
     far_child_ids: Sequence[int] = (),
+    sensitive_child_ids: Sequence[int] = (),
     history_entry: str = "",
     now: int | None = None,
 ) -> PendingUsage:
@@ -277,16 +284,23 @@ def start_usage(
     """
     if redis_url():
         return _RedisCount(
-            user_id, child_ids, far_child_ids, history_entry, increment=True, now=now
+            user_id,
+            child_ids,
+            {FAR: far_child_ids, SENSITIVE: sensitive_child_ids},
+            history_entry,
+            increment=True,
+            now=now,
         )
-    return _DatabaseCount(user_id, child_ids, far_child_ids, now=now)
+    return _DatabaseCount(
+        user_id, child_ids, {FAR: far_child_ids, SENSITIVE: sensitive_child_ids}, now=now
+    )
 
 
 def peek_usage(*, user_id: int, now: int | None = None) -> Usage:
     """The current counts without counting anything (for the warning shown on pages)."""
     if redis_url():
-        return _RedisCount(user_id, (), (), "", increment=False, now=now).result()
-    return _db_usage(user_id, (), (), increment=False, now=now)
+        return _RedisCount(user_id, (), {}, "", increment=False, now=now).result()
+    return _db_usage(user_id, (), {}, increment=False, now=now)
 
 
 def redis_url() -> str:
@@ -316,9 +330,11 @@ def _lua_periods() -> str:
 
 
 # ARGV: key base, increment (0/1), now override (0: Redis TIME), history entry ('' for none),
-# history kept, how many child ids, the child ids, then the ids of the children from outside
-# the person's region. Returns ONE string: "now,then per period: window start,lookups,children,
-# then today's count of children from outside the region", then, if an entry was given, a
+# history kept, how many child ids, how many of the children from outside the person's region,
+# the child ids, the ids of those from outside the region, then the ids of the children with a
+# current sensitive service. Returns ONE string: "now,then per period: window start,lookups,
+# children, then today's counts of children from outside the region and of those with a
+# sensitive service", then, if an entry was given, a
 # newline and the earlier history entries, newest first, joined by newlines (JSON never holds a
 # raw one). One flat reply, because redis-py parsed a nested one item by item (0.1-0.3 ms).
 # One round trip, atomic: no other command runs between the counting and the counts.
@@ -333,8 +349,9 @@ local now = tonumber(ARGV[3])
 if now == 0 then now = tonumber(redis.call('TIME')[1]) end
 local entry = ARGV[4]
 local kept = tonumber(ARGV[5])
-local first_child = 7
-local last_child = 6 + tonumber(ARGV[6])
+local first_child = 8
+local last_child = 7 + tonumber(ARGV[6])
+local last_far = last_child + tonumber(ARGV[7])
 local out = {now}
 local day_start = 0
 -- Each child with the time it was last disclosed: the rolling counts are taken from it. GT
@@ -382,12 +399,17 @@ for _, period in ipairs(periods) do
   table.insert(out, lookups)
   table.insert(out, children)
 end
-local far_key = base .. ':far:' .. day_start
-if #ARGV > last_child then
-  redis.call('SADD', far_key, unpack(ARGV, last_child + 1, #ARGV))
-  redis.call('EXPIRE', far_key, 172800)
+-- The day's sets of children: from outside the region, and with a sensitive service.
+local function count_today(name, first, last)
+  local key = base .. ':' .. name .. ':' .. day_start
+  if last >= first then
+    redis.call('SADD', key, unpack(ARGV, first, last))
+    redis.call('EXPIRE', key, 172800)
+  end
+  table.insert(out, redis.call('SCARD', key))
 end
-table.insert(out, redis.call('SCARD', far_key))
+count_today('far', last_child + 1, last_far)
+count_today('sensitive', last_far + 1, #ARGV)
 local reply = table.concat(out, ',')
 if entry ~= '' then
   local history_key = base .. ':recent'
@@ -441,7 +463,7 @@ class _RedisCount:
         self,
         user_id: int,
         child_ids: Sequence[int],
-        far_child_ids: Sequence[int],
+        day_sets: Mapping[str, Sequence[int]],
         history_entry: str,
         *,
         increment: bool,
@@ -451,6 +473,7 @@ class _RedisCount:
 
         self.client, self.script = _redis_client(redis_url())
         disclosed = sorted({int(child) for child in child_ids})
+        far = sorted({int(child) for child in day_sets.get(FAR, ())})
         self.argv: list[Any] = [
             user_key_base(user_id),
             int(increment),
@@ -458,8 +481,10 @@ class _RedisCount:
             history_entry if increment else "",
             HISTORY_KEPT,
             len(disclosed),
+            len(far),
             *disclosed,
-            *sorted({int(child) for child in far_child_ids}),
+            *far,
+            *sorted({int(child) for child in day_sets.get(SENSITIVE, ())}),
         ]
         self.wants_history = bool(history_entry) and increment
         self.connection: Any = None
@@ -524,7 +549,8 @@ class _RedisCount:
             window_starts=starts,
             lookups=lookups,
             children=children,
-            far_children=values[-1],
+            far_children=values[-2],
+            sensitive_children=values[-1],
             recent=(tuple(earlier.split("\n")) if earlier else ()) if self.wants_history else None,
         )
 
@@ -536,11 +562,11 @@ class _DatabaseCount:
         self,
         user_id: int,
         child_ids: Sequence[int],
-        far_child_ids: Sequence[int],
+        day_sets: Mapping[str, Sequence[int]],
         *,
         now: int | None,
     ) -> None:
-        self.arguments = (user_id, child_ids, far_child_ids)
+        self.arguments = (user_id, child_ids, day_sets)
         self.now = now
 
     def result(self) -> Usage:
@@ -579,13 +605,16 @@ def _database_now(cursor: Any) -> int:
     return int(cursor.fetchone()[0])
 
 
-FAR = "far"  # QuotaChildSeen.period of today's children from outside the person's region
+# QuotaChildSeen.period (and the Redis set) of today's children from outside the person's
+# region, and of today's opened records of children with a current sensitive service.
+FAR = "far"
+SENSITIVE = "sensitive"
 
 
 def _db_usage(
     user_id: int,
     child_ids: Sequence[int],
-    far_child_ids: Sequence[int],
+    day_sets: Mapping[str, Sequence[int]],
     *,
     increment: bool,
     now: int | None,
@@ -625,10 +654,14 @@ def _db_usage(
             rows = ", ".join(["(%s, %s, %s)"] * len(disclosed))
             params = [value for child in disclosed for value in (user_id, child, clock)]
             cursor.execute(_DISCLOSED_UPSERT.format(rows=rows), params)
-        far_rows = [(FAR, starts[Period.DAY], int(c)) for c in sorted(set(far_child_ids))]
-        if increment and far_rows:
-            rows = ", ".join(["(%s, %s, %s, %s)"] * len(far_rows))
-            params = [value for row in far_rows for value in (user_id, *row)]
+        seen_rows = [
+            (name, starts[Period.DAY], child)
+            for name in (FAR, SENSITIVE)
+            for child in sorted({int(c) for c in day_sets.get(name, ())})
+        ]
+        if increment and seen_rows:
+            rows = ", ".join(["(%s, %s, %s, %s)"] * len(seen_rows))
+            params = [value for row in seen_rows for value in (user_id, *row)]
             cursor.execute(_CHILD_INSERT.format(rows=rows), params)
         # Within each rolling period before now (the clock may have stepped back: later
         # disclosures count too, as in Redis).
@@ -642,17 +675,20 @@ def _db_usage(
         )
         children = dict(zip(child_periods, (int(v) for v in cursor.fetchone()), strict=True))
         cursor.execute(
-            "SELECT COUNT(*) FROM access_quotachildseen WHERE user_id = %s AND period = %s "
+            "SELECT COALESCE(SUM(CASE WHEN period = %s THEN 1 ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN period = %s THEN 1 ELSE 0 END), 0) "
+            "FROM access_quotachildseen WHERE user_id = %s AND period IN (%s, %s) "
             "AND window_start = %s",
-            [user_id, FAR, starts[Period.DAY]],
+            [FAR, SENSITIVE, user_id, FAR, SENSITIVE, starts[Period.DAY]],
         )
-        far_children = int(cursor.fetchone()[0])
+        far_children, sensitive_children = (int(v) for v in cursor.fetchone())
     return Usage(
         now=clock,
         window_starts=starts,
         lookups={p: lookups.get(p, 0) for p in PERIODS},
         children={p: children.get(p, 0) for p in child_periods},
         far_children=far_children,
+        sensitive_children=sensitive_children,
     )
 
 
