@@ -57,7 +57,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/contactpoint_bench_search"
 WARM_UP_QUERIES = 100
 BENCH_USERS = 5000  # fewer than one search each: nobody comes near a quota
-VIEWS = 500  # record views measured after the searches
+VIEWS = 2000  # record views measured after the searches (each searcher opens what they found)
 
 # How often each kind of query occurs: the mix a busy practitioner population might produce.
 QUERY_MIX: dict[str, float] = {
