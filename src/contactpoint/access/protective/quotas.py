@@ -243,10 +243,10 @@ def record_usage(
     `child_ids` are keys that identify each child (monitoring uses the ContactPoint ID's
     digits); `far_child_ids` those of the children from outside the person's region, and
     `sensitive_child_ids` those of the children with a current sensitive service whose record
-    was opened (each counted per day for monitoring, not for a quota). `history_entry` describes the lookup for the pattern
-    rules (kept by Redis; see Usage.recent). `now` is for tests only (to move between
-    windows); the store's own clock is used otherwise. Raises QuotaStoreUnavailable when the
-    counters cannot be written.
+    was opened (each counted per day for monitoring, not for a quota). `history_entry`
+    describes the lookup for the pattern rules (kept by Redis; see Usage.recent). `now` is for
+    tests only (to move between windows); the store's own clock is used otherwise. Raises
+    QuotaStoreUnavailable when the counters cannot be written.
     """
     return start_usage(
         user_id=user_id,
@@ -334,9 +334,8 @@ def _lua_periods() -> str:
 # the child ids, the ids of those from outside the region, then the ids of the children with a
 # current sensitive service. Returns ONE string: "now,then per period: window start,lookups,
 # children, then today's counts of children from outside the region and of those with a
-# sensitive service", then, if an entry was given, a
-# newline and the earlier history entries, newest first, joined by newlines (JSON never holds a
-# raw one). One flat reply, because redis-py parsed a nested one item by item (0.1-0.3 ms).
+# sensitive service", then, if an entry was given, a newline and the earlier history entries,
+# newest first, joined by newlines (JSON never holds a raw one). One flat reply, because redis-py parsed a nested one item by item (0.1-0.3 ms).
 # One round trip, atomic: no other command runs between the counting and the counts.
 _LUA_USAGE = (
     """
