@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from tests.access.factories import PASSWORD, PersonFactory
@@ -52,6 +53,10 @@ def browser_page() -> Any:
             yield browser.new_page()
         finally:
             browser.close()
+            # The test's own ORM calls ran while Playwright's loop was running, so their
+            # connection is kept where pytest-django's teardown does not look; left open, it
+            # stops PostgreSQL dropping the test database at the end of the session.
+            connections.close_all()
 
 
 def test_a_practitioner_signs_in_with_password_and_code_and_reaches_the_start_page(
