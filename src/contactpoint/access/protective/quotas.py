@@ -335,7 +335,8 @@ def _lua_periods() -> str:
 # current sensitive service. Returns ONE string: "now,then per period: window start,lookups,
 # children, then today's counts of children from outside the region and of those with a
 # sensitive service", then, if an entry was given, a newline and the earlier history entries,
-# newest first, joined by newlines (JSON never holds a raw one). One flat reply, because redis-py parsed a nested one item by item (0.1-0.3 ms).
+# newest first, joined by newlines (JSON never holds a raw one). One flat reply, because
+# redis-py parsed a nested one item by item (0.1-0.3 ms).
 # One round trip, atomic: no other command runs between the counting and the counts.
 _LUA_USAGE = (
     """
