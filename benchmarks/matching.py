@@ -404,7 +404,13 @@ def main() -> None:
     url = args.database_url
     recreate_database(url)
     directory = args.feeds_dir or ROOT / "var" / f"bench-feeds-{args.children}-{args.seed}"
-    env = {**os.environ, "DATABASE_URL": url, "CONTACTPOINT_ENV": "demo"}
+    # Production runs with DEBUG off: on, Django wraps every cursor to log each query.
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CONTACTPOINT_ENV": "demo",
+        "CONTACTPOINT_DEBUG": "false",
+    }
     print(f"Machine: {json.dumps(machine())}")
     run(env, "migrate", "--no-input", "-v0")
     started = time.monotonic()
