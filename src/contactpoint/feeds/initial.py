@@ -28,6 +28,7 @@ command resumes: every row not yet reported goes through the online loader.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 import functools
@@ -191,10 +192,15 @@ class _FlaggedCluster:
     def nhs_hashes(self) -> frozenset[str]:
         return frozenset(h for m in self.members if m.row.match for h in m.row.match.nhs_hashes)
 
+    @functools.cached_property
+    def places(self) -> list[tuple[int, int]]:
+        return [_place(m) for m in self.members]
+
     def as_of(
         self, place: tuple[int, int], precedence: FieldPrecedence, codes: Sequence[str]
     ) -> MatchRecord | None:
-        earlier = [m for m in self.members if _place(m) < place]
+        # Asked for every record the shield net finds it for: the members are in load order.
+        earlier = self.members[: bisect.bisect_left(self.places, place)]
         if len(earlier) not in self._as_of:
             reports = [m.row.record for m in earlier if m.row.record is not None]
             self._as_of[len(earlier)] = (

@@ -97,24 +97,35 @@ def name_level_of(a: PersonName, b: PersonName) -> str:
         return "exact"
     if one_edit(a.given, b.family) and one_edit(a.family, b.given):
         return "swapped"
-    given_jw = jaro_winkler(a.given, b.given)
-    family_jw = jaro_winkler(a.family, b.family)
+    # Each similarity is worked out only when a level still depends on it: nearly every pair
+    # scored is two strangers, and most of those differ in the given name already.
+    if family_same:
+        if _given_familiar(a, b):
+            return "family_exact_given_familiar"
+        given_jw = jaro_winkler(a.given, b.given)
+        if given_jw >= 0.88 or one_edit(a.given, b.given):
+            return "family_exact_given_similar"
+        if given_jw >= 0.80 or a.given_phonetic == b.given_phonetic:
+            return "both_similar"
+        return "family_agrees_given_differs"
+    if given_same:
+        family_jw = jaro_winkler(a.family, b.family)
+        if family_jw >= 0.88 or one_edit(a.family, b.family):
+            return "given_exact_family_similar"
+        if family_jw >= 0.80 or a.family_phonetic == b.family_phonetic:
+            return "both_similar"
+        return "given_agrees_family_differs"
     given_typo = one_edit(a.given, b.given)
-    family_typo = one_edit(a.family, b.family)
-    if family_same and _given_familiar(a, b):
-        return "family_exact_given_familiar"
-    if family_same and (given_jw >= 0.88 or given_typo):
-        return "family_exact_given_similar"
-    if given_same and (family_jw >= 0.88 or family_typo):
-        return "given_exact_family_similar"
-    given_close = given_jw >= 0.80 or a.given_phonetic == b.given_phonetic or given_typo
-    family_close = family_jw >= 0.80 or a.family_phonetic == b.family_phonetic or family_typo
-    if given_close and family_close:
+    if (
+        given_typo or a.given_phonetic == b.given_phonetic or jaro_winkler(a.given, b.given) >= 0.80
+    ) and (
+        a.family_phonetic == b.family_phonetic
+        or one_edit(a.family, b.family)
+        or jaro_winkler(a.family, b.family) >= 0.80
+    ):
         return "both_similar"
     if given_typo or _given_familiar(a, b):
         return "given_agrees_family_differs"
-    if family_same:
-        return "family_agrees_given_differs"
     return ELSE
 
 
