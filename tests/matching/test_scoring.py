@@ -70,6 +70,15 @@ def level(comparison: str, a: MatchRecord, b: MatchRecord) -> str:
         ("Amelai", "O'Neill", "family_exact_given_similar"),
         ("Amelia", "O'Neil", "given_exact_family_similar"),
         ("Amelia", "Hughes", "given_agrees_family_differs"),
+        ("Amelia", "Nolan", "given_agrees_family_differs"),
+        ("Ameila", "Hughes", "given_agrees_family_differs"),  # a typing error, a new surname
+        ("Milly", "Hughes", "given_agrees_family_differs"),  # a nickname, a new surname
+        # Both close, each way one of them is the same: Jaro-Winkler 0.80 to 0.88 on the other.
+        ("Amalija", "O'Neill", "both_similar"),
+        ("Amelia", "Ornelli", "both_similar"),
+        ("Amilea", "O'Neal", "both_similar"),
+        ("Amalee", "ONeale", "both_similar"),  # neither the same, both sound the same
+        ("Emelya", "O'Neill", "family_agrees_given_differs"),
         ("Grace", "O'Neill", "family_agrees_given_differs"),
         ("Oscar", "Nakamura", "else"),
     ],
