@@ -82,6 +82,15 @@ def one_edit(a: str, b: str) -> bool:
     return DamerauLevenshtein.distance(a, b) <= 1
 
 
+def _closeness(a: str, b: str, a_sound: str, b_sound: str) -> int:
+    """2 if similar (Jaro-Winkler at least 0.88, or one typing error), 1 if close (at least
+    0.80, or they sound the same), else 0."""
+    similarity = jaro_winkler(a, b)
+    if similarity >= 0.88 or one_edit(a, b):
+        return 2
+    return 1 if similarity >= 0.80 or a_sound == b_sound else 0
+
+
 def name_level_of(a: PersonName, b: PersonName) -> str:
     """The name level for one pair of names.
 
@@ -102,19 +111,17 @@ def name_level_of(a: PersonName, b: PersonName) -> str:
     if family_same:
         if _given_familiar(a, b):
             return "family_exact_given_familiar"
-        given_jw = jaro_winkler(a.given, b.given)
-        if given_jw >= 0.88 or one_edit(a.given, b.given):
-            return "family_exact_given_similar"
-        if given_jw >= 0.80 or a.given_phonetic == b.given_phonetic:
-            return "both_similar"
-        return "family_agrees_given_differs"
+        return (
+            "family_agrees_given_differs",
+            "both_similar",
+            "family_exact_given_similar",
+        )[_closeness(a.given, b.given, a.given_phonetic, b.given_phonetic)]
     if given_same:
-        family_jw = jaro_winkler(a.family, b.family)
-        if family_jw >= 0.88 or one_edit(a.family, b.family):
-            return "given_exact_family_similar"
-        if family_jw >= 0.80 or a.family_phonetic == b.family_phonetic:
-            return "both_similar"
-        return "given_agrees_family_differs"
+        return (
+            "given_agrees_family_differs",
+            "both_similar",
+            "given_exact_family_similar",
+        )[_closeness(a.family, b.family, a.family_phonetic, b.family_phonetic)]
     given_typo = one_edit(a.given, b.given)
     if (
         given_typo or a.given_phonetic == b.given_phonetic or jaro_winkler(a.given, b.given) >= 0.80
