@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
-from contactpoint.feeds.serialise import encode_report, record_from_json, record_to_json
+from contactpoint.feeds.serialise import (
+    encode_json,
+    encode_report,
+    record_from_json,
+    record_to_json,
+)
 from contactpoint.index.records import (
     AddressRecord,
     CarerRecord,
@@ -17,6 +23,8 @@ from contactpoint.index.records import (
     SourceRef,
 )
 from contactpoint.index.vocabularies import AddressKind, ChildStatus, NameKind, Whereabouts
+from contactpoint.matching.features import from_child_record
+from contactpoint.matching.model import current_model
 
 
 def _every_part() -> ChildRecord:
@@ -75,3 +83,19 @@ def test_the_encoded_report_is_the_value_record_to_json_gives() -> None:
     assert json.loads(encoded) == record_to_json(record)
     assert record_from_json(json.loads(encoded)) == record
     assert "Zoë" in encoded  # UTF-8, which a JSON column stores as it stands
+
+
+def test_a_stored_explanation_and_report_say_what_json_dumps_says() -> None:
+    """The bulk load and the online loader store both through encode_json."""
+    record = _every_part()
+    retyped = dataclasses.replace(
+        record, names=(NameRecord("Zoe", "OBrien"),), date_of_birth=dt.date(2015, 9, 3)
+    )
+    score = current_model().score(from_child_record(retyped), from_child_record(record))
+    explanation = score.as_dict()
+    report = record_to_json(record)
+
+    for value in (explanation, report, {}):
+        assert json.loads(encode_json(value)) == value
+    assert {f["comparison"] for f in explanation["fields"]} >= {"name", "date_of_birth"}
+    assert "O'Brien-Łukasz" in encode_json(report)

@@ -34,7 +34,6 @@ import datetime as dt
 import functools
 import gc
 import itertools
-import json
 import logging
 import time
 from collections import Counter, defaultdict, deque
@@ -71,7 +70,7 @@ from contactpoint.feeds.models import (
 )
 from contactpoint.feeds.precedence import current_precedence
 from contactpoint.feeds.schema import EventType
-from contactpoint.feeds.serialise import encode_report
+from contactpoint.feeds.serialise import encode_json, encode_report
 from contactpoint.feeds.validation import ParsedRow, RowContext
 from contactpoint.feeds.workers import forked_pool
 from contactpoint.index.linkage import (
@@ -702,8 +701,8 @@ class InitialLoad:
                         "report": member.report_json or encode_report(row.record),
                         "nhs_hash": row.nhs_hash,
                         "match_weight": None if link is None else link.score.weight,
-                        "match_explanation": json.dumps(
-                            {} if link is None else link.score.as_dict(), separators=(",", ":")
+                        "match_explanation": encode_json(
+                            {} if link is None else link.score.as_dict()
                         ),
                         "received_at": member.load.received_at,
                         "last_load_id": member.load.pk,

@@ -49,7 +49,12 @@ from contactpoint.feeds.models import (
 )
 from contactpoint.feeds.precedence import current_precedence
 from contactpoint.feeds.schema import EventType
-from contactpoint.feeds.serialise import encode_report, record_from_json, record_to_json
+from contactpoint.feeds.serialise import (
+    encode_json,
+    encode_report,
+    record_from_json,
+    record_to_json,
+)
 from contactpoint.feeds.validation import (
     NO_RESPONSIBLE_LA,
     ParsedRow,
@@ -1050,11 +1055,10 @@ def _source_record_row(record: SourceRecord) -> dict[str, Any]:
         "child_id": record.child_id,
         "state": record.state,
         "content_hash": record.content_hash,
-        "report": getattr(record, "extra_report_text", None)
-        or json.dumps(record.report, separators=(",", ":")),
+        "report": getattr(record, "extra_report_text", None) or encode_json(record.report),
         "nhs_hash": record.nhs_hash,
         "match_weight": record.match_weight,
-        "match_explanation": json.dumps(record.match_explanation, separators=(",", ":")),
+        "match_explanation": encode_json(record.match_explanation),
         "received_at": record.received_at,
         "last_load_id": record.last_load_id,
     }
