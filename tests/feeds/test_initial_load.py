@@ -10,17 +10,20 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import IntegrityError, connection
 from tests.feeds.conftest import COMMAND, amelia, run, write_csv, years_ago
 
 from contactpoint.feeds import initial
-from contactpoint.feeds.initial import InitialFile, initial_load
-from contactpoint.feeds.loading import LoadRefused, load_file
+from contactpoint.feeds.constraints import restore_foreign_keys, suspend_foreign_keys
+from contactpoint.feeds.initial import BULK_WRITTEN, InitialFile, initial_load
+from contactpoint.feeds.loading import FeedLoader, LoadRefused, load_file
 from contactpoint.feeds.models import (
     FeedLoad,
     LoadRow,
@@ -29,6 +32,7 @@ from contactpoint.feeds.models import (
     ReviewKind,
     SourceRecord,
     SourceSystem,
+    SuspendedForeignKey,
 )
 from contactpoint.index.models import Child
 from contactpoint.matching.model import current_model
@@ -422,6 +426,145 @@ def test_interrupted_in_the_bulk_the_same_command_finishes_online_with_no_row_tw
     assert precision >= 0.999
 
 
+# --- Foreign keys off for the bulk write (feeds.constraints), PostgreSQL only -----------------
+
+ONLY_POSTGRESQL = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite cannot drop a foreign key: none is off"
+)
+# Real transactions: the load's DDL commits, as it does in production.
+COMMITTED = pytest.mark.django_db(transaction=True)
+
+
+def bulk_foreign_keys() -> list[tuple[str, str, str]]:
+    """Every foreign key of the tables the bulk writes, as PostgreSQL defines it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t.relname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+            "JOIN pg_class t ON t.oid = c.conrelid WHERE c.contype = 'f' "
+            "AND c.conrelid = ANY(CAST(%s AS regclass[])) ORDER BY 1, 2",
+            [[model._meta.db_table for model in BULK_WRITTEN]],
+        )
+        return cursor.fetchall()
+
+
+@pytest.fixture
+def committed() -> Iterator[list[tuple[str, str, str]]]:
+    """The keys as migrated. Whatever a test leaves suspended is put back before the tables
+    are emptied, so that no later test runs without its foreign keys."""
+    migrated = bulk_foreign_keys()
+    assert len(migrated) >= 12
+    yield migrated
+    restore_foreign_keys()
+    assert bulk_foreign_keys() == migrated
+
+
+@ONLY_POSTGRESQL
+@COMMITTED
+def test_the_bulk_writes_with_its_foreign_keys_off_and_ends_with_each_back_and_checked(
+    generated: Path, monkeypatch: pytest.MonkeyPatch, committed: list[tuple[str, str, str]]
+) -> None:
+    real_write = initial.InitialLoad._write_chunk
+    while_writing = []
+
+    def write(self: initial.InitialLoad, *args: Any) -> None:
+        while_writing.append((bulk_foreign_keys(), SuspendedForeignKey.objects.count()))
+        real_write(self, *args)
+
+    monkeypatch.setattr(initial.InitialLoad, "_write_chunk", write)
+    result = initial_load(files_of(generated), chunk=100)
+
+    assert result.bulk_records > 0 and len(while_writing) > 1
+    assert all(keys == [] and recorded == len(committed) for keys, recorded in while_writing)
+    assert bulk_foreign_keys() == committed
+    assert not SuspendedForeignKey.objects.exists()
+    assert Child.objects.count() == LoadRow.objects.filter(outcome="new").count()
+
+
+@ONLY_POSTGRESQL
+@COMMITTED
+def test_keys_a_killed_bulk_left_off_are_back_before_the_rerun_writes_a_row(
+    generated: Path, monkeypatch: pytest.MonkeyPatch, committed: list[tuple[str, str, str]]
+) -> None:
+    real_write = initial.InitialLoad._write_chunk
+    written = []
+
+    def killed_after_two_chunks(self: initial.InitialLoad, *args: Any) -> None:
+        if len(written) == 2:
+            raise KeyboardInterrupt("kill -9: nothing after this line runs")
+        real_write(self, *args)
+        written.append(1)
+
+    # As kill -9 would leave it: the keys are not put back on the way out.
+    monkeypatch.setattr(initial, "restore_foreign_keys", lambda: 0)
+    monkeypatch.setattr(initial.InitialLoad, "_write_chunk", killed_after_two_chunks)
+    with pytest.raises(KeyboardInterrupt):
+        initial_load(files_of(generated), chunk=40)
+    assert bulk_foreign_keys() == []
+    assert SuspendedForeignKey.objects.count() == len(committed)
+    monkeypatch.undo()
+
+    real_apply = FeedLoader._apply
+    keys_when_writing_online = []
+
+    def apply(self: FeedLoader, *args: Any, **kwargs: Any) -> Any:
+        keys_when_writing_online.append(bulk_foreign_keys())
+        return real_apply(self, *args, **kwargs)
+
+    monkeypatch.setattr(FeedLoader, "_apply", apply)
+    result = initial_load(files_of(generated))
+
+    assert result.resumed and keys_when_writing_online
+    assert all(keys == committed for keys in keys_when_writing_online)
+    assert not SuspendedForeignKey.objects.exists()
+    for code, load in zip(SOURCES, result.loads, strict=True):
+        lines = list(LoadRow.objects.filter(load=load).values_list("line", flat=True))
+        assert sorted(lines) == list(range(2, data_lines(generated / f"{code}.csv") + 2))
+
+
+@ONLY_POSTGRESQL
+@COMMITTED
+def test_an_online_load_puts_back_keys_an_initial_load_left_off(
+    make_source: Any, tmp_path: Path, committed: list[tuple[str, str, str]]
+) -> None:
+    suspend_foreign_keys(BULK_WRITTEN)  # as an initial load killed in its bulk leaves them
+    assert bulk_foreign_keys() == []
+
+    education = make_source("nw-education")
+    load = load_file(source=education, path=write_csv(tmp_path / "e.csv", [amelia()])).load
+
+    assert bulk_foreign_keys() == committed
+    assert not SuspendedForeignKey.objects.exists()
+    assert list(load.rows.values_list("outcome", flat=True)) == ["new"]
+
+
+@ONLY_POSTGRESQL
+@COMMITTED
+def test_a_row_breaking_a_suspended_key_stops_its_restoring_and_keeps_every_key_recorded(
+    generated: Path, committed: list[tuple[str, str, str]]
+) -> None:
+    initial_load(files_of(generated))
+    suspend_foreign_keys(BULK_WRITTEN)
+    load_id = FeedLoad.objects.order_by("pk").values_list("pk", flat=True).first()
+    with connection.cursor() as cursor:  # a report row of a load that is not there
+        cursor.execute(
+            "UPDATE feeds_loadrow SET load_id = %s WHERE id = (SELECT min(id) FROM feeds_loadrow)",
+            [int(load_id or 0) + 1000],
+        )
+
+    with pytest.raises(IntegrityError, match="feeds_loadrow"):
+        restore_foreign_keys()
+    assert bulk_foreign_keys() == []
+    assert SuspendedForeignKey.objects.count() == len(committed)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE feeds_loadrow SET load_id = %s WHERE load_id = %s",
+            [load_id, int(load_id or 0) + 1000],
+        )
+    assert restore_foreign_keys() == len(committed)
+    assert bulk_foreign_keys() == committed
+
+
 def test_interrupted_online_after_the_first_file_the_rerun_keeps_its_finished_load(
     generated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -489,6 +632,14 @@ def test_kill_9_in_the_bulk_then_the_same_command_gives_every_row_once_with_two_
     env = {**os.environ, "DATABASE_URL": url, "CONTACTPOINT_VAR_DIR": str(tmp_path)}
     feeds = tmp_path / "feeds"
     run(env, "migrate", "--no-input", "-v0")
+    on_postgresql = url.startswith("postgres")
+    keys_sql = (
+        "SELECT t.relname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+        "JOIN pg_class t ON t.oid = c.conrelid WHERE c.contype = 'f' AND t.relname IN ("
+        + ", ".join(f"'{model._meta.db_table}'" for model in BULK_WRITTEN)
+        + ") ORDER BY 1, 2"
+    )
+    migrated_keys = query(keys_sql) if on_postgresql else []
     run(env, "generate_feeds", str(feeds), "--children", "1500", "--seed", "5", "-v0")
     run(env, "feeds", "register-synthetic", str(feeds))
     arguments = [
@@ -520,6 +671,9 @@ def test_kill_9_in_the_bulk_then_the_same_command_gives_every_row_once_with_two_
     while time.monotonic() < deadline and processes_loading(feeds):
         time.sleep(0.1)
     assert processes_loading(feeds) == []
+    if on_postgresql:  # killed in its bulk write: its foreign keys off, recorded to go back
+        assert query(keys_sql) == []
+        assert query("SELECT count(*) FROM feeds_suspendedforeignkey") == [(len(migrated_keys),)]
 
     output = run(env, *arguments[1:])
     assert "Resumed an interrupted initial load" in output
@@ -541,6 +695,9 @@ def test_kill_9_in_the_bulk_then_the_same_command_gives_every_row_once_with_two_
     assert orphans == 0
     ((unfinished,),) = query("SELECT count(*) FROM feeds_feedload WHERE status <> 'completed'")
     assert unfinished == 0
+    if on_postgresql:
+        assert len(migrated_keys) >= 12 and query(keys_sql) == migrated_keys
+        assert query("SELECT count(*) FROM feeds_suspendedforeignkey") == [(0,)]
 
 
 @pytest.mark.parametrize("one_batch", [True, False])

@@ -44,9 +44,10 @@ from pathlib import Path
 from typing import Any
 
 from django.db import connection, connections, transaction
-from django.db.models import F
+from django.db.models import F, Model
 
 from contactpoint.feeds import reading
+from contactpoint.feeds.constraints import restore_foreign_keys, suspend_foreign_keys
 from contactpoint.feeds.loading import (
     FeedLoader,
     LoadRefused,
@@ -74,6 +75,7 @@ from contactpoint.feeds.serialise import encode_json, encode_report
 from contactpoint.feeds.validation import ParsedRow, RowContext
 from contactpoint.feeds.workers import forked_pool
 from contactpoint.index.linkage import (
+    PART_MODELS,
     ChildWrite,
     FieldPrecedence,
     MergedChildWriter,
@@ -82,7 +84,7 @@ from contactpoint.index.linkage import (
     merge_reports,
     reserve_children,
 )
-from contactpoint.index.models import Child
+from contactpoint.index.models import Child, IssuedContactPointId
 from contactpoint.matching.blocking import dob_close, rule_between
 from contactpoint.matching.decisions import Outcome, ScoredCandidate, decide, score_candidates
 from contactpoint.matching.features import MatchRecord, from_merged_child
@@ -94,6 +96,14 @@ logger = logging.getLogger(__name__)
 DEFAULT_CHUNK = 2000  # clusters written per transaction
 READ_BATCH = 2000  # rows validated per task
 BULK_REASON = "initial load: one child from the records clustered with it"
+# What the bulk write inserts into, whose foreign keys are off while it does (constraints.py).
+BULK_WRITTEN: tuple[type[Model], ...] = (
+    Child,
+    IssuedContactPointId,
+    *PART_MODELS,
+    SourceRecord,
+    LoadRow,
+)
 REVIEW_BAND_REASON = "a pair in the review band to another cluster"
 
 # (phase, done, total): phases "reading", "clustering", "writing", then "online <source>".
@@ -342,6 +352,7 @@ class InitialLoad:
     # --- the whole load ----------------------------------------------------------------------------
 
     def run(self) -> InitialLoadResult:
+        restore_foreign_keys()  # any that a load killed in its bulk write left off
         loads, resumed = self._start()
         result = InitialLoadResult(loads=loads, resumed=resumed)
         if not resumed:
@@ -385,10 +396,16 @@ class InitialLoad:
                 gc.enable()
         result.seconds["clustering"] = time.monotonic() - started
         started = time.monotonic()
-        for written in self._write_bulk(candidates):
-            result.bulk_children += written.children
-            result.bulk_records += written.records
-            result.held_back.update(written.held_back)
+        # Not inside a caller's transaction: it would hold the tables locked until it ended.
+        if not connection.in_atomic_block:
+            suspend_foreign_keys(BULK_WRITTEN)
+        try:
+            for written in self._write_bulk(candidates):
+                result.bulk_children += written.children
+                result.bulk_records += written.records
+                result.held_back.update(written.held_back)
+        finally:
+            restore_foreign_keys()  # counted in the phase: checking every row is its cost
         result.seconds["checking and writing"] = time.monotonic() - started
 
     def _start(self) -> tuple[list[FeedLoad], bool]:

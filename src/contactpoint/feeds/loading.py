@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from contactpoint.audit.services import record_event
 from contactpoint.feeds import reading
+from contactpoint.feeds.constraints import restore_foreign_keys
 from contactpoint.feeds.models import (
     FeedLoad,
     LoadChannel,
@@ -290,6 +291,7 @@ class FeedLoader:
         self, rows: Iterable[reading.RawRow], progress: ProgressCallback | None = None
     ) -> FeedLoad:
         """Process every row after `lines_done`, batch by batch, then mark the load completed."""
+        restore_foreign_keys()  # any that an initial load killed in its bulk write left off
         for batches, (raws, parsed, encoded) in enumerate(self._parsed_batches(rows), start=1):
             self._encoded_reports = encoded
             self._process(raws, parsed)

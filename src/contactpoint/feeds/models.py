@@ -260,3 +260,24 @@ class ReviewItem(models.Model):
 
     def __str__(self) -> str:
         return f"review {self.pk} ({self.kind}, {self.status})"
+
+
+class SuspendedForeignKey(models.Model):
+    """A foreign key the initial load dropped while it writes in bulk (feeds.constraints).
+
+    Recorded in the transaction that drops it, so a load killed mid-bulk leaves the definition
+    here for the next load to add back, validated against every row written meanwhile.
+    """
+
+    table = models.CharField(max_length=63)
+    name = models.CharField(max_length=63)
+    definition = models.TextField()  # pg_get_constraintdef, as PostgreSQL printed it
+    suspended_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["table", "name"], name="one_suspension_per_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.table}.{self.name}"
