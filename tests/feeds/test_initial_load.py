@@ -364,28 +364,42 @@ def test_bad_rows_are_rejected_with_their_line_and_the_rest_loads(
     assert Child.objects.count() == 1
 
 
-@pytest.mark.parametrize("interrupted", [False, True])
+@pytest.mark.parametrize("interrupted", ["", "reading", "online"])
 def test_the_load_hands_the_collector_back_as_it_found_it(
-    generated: Path, monkeypatch: pytest.MonkeyPatch, interrupted: bool
+    generated: Path, monkeypatch: pytest.MonkeyPatch, interrupted: str
 ) -> None:
-    # The bulk reads with the cyclic collector off and keeps its rows frozen; a process that
-    # goes on serving (an API worker) must not be left with either, finished or interrupted.
+    # The bulk reads with the cyclic collector off and keeps its rows frozen, and the online
+    # rows load with what lived before them frozen; a process that goes on serving (an API
+    # worker) must be left with neither, finished or interrupted.
     real_parse = initial.InitialLoad._parsed_batches
+    real_rest = initial.InitialLoad._load_the_rest
     collector_while_reading = []
+    frozen_while_online = []
 
     def parse(self: initial.InitialLoad, *args: Any) -> Any:
         yield from real_parse(self, *args)
         collector_while_reading.append(gc.isenabled())
-        if interrupted:
+        if interrupted == "reading":
             raise KeyboardInterrupt("the operator pressed Ctrl-C")
 
+    def rest(self: initial.InitialLoad, *args: Any) -> FeedLoad:
+        frozen_while_online.append(gc.get_freeze_count())
+        if interrupted == "online":
+            raise KeyboardInterrupt("the operator pressed Ctrl-C")
+        return real_rest(self, *args)
+
     monkeypatch.setattr(initial.InitialLoad, "_parsed_batches", parse)
+    monkeypatch.setattr(initial.InitialLoad, "_load_the_rest", rest)
     if interrupted:
         with pytest.raises(KeyboardInterrupt):
             initial_load(files_of(generated))
     else:
         assert initial_load(files_of(generated)).bulk_records > 0
     assert collector_while_reading and not any(collector_while_reading)
+    if interrupted == "reading":
+        assert frozen_while_online == []
+    else:
+        assert frozen_while_online and all(count > 0 for count in frozen_while_online)
     assert gc.isenabled() and gc.get_freeze_count() == 0
 
 

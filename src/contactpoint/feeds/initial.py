@@ -364,9 +364,17 @@ class InitialLoad:
                 gc.unfreeze()
         started = time.monotonic()
         finished = []
-        for item, load in zip(self.files, loads, strict=True):
-            load.refresh_from_db()
-            finished.append(self._load_the_rest(item, load, result))
+        # What lives now lives to the end (the code, the name and postcode caches): out of the
+        # collector's sight, its full collections scan only what the online rows make. Each
+        # scanned the caches' million entries again: a fifth of the online phase at 100,000
+        # children. (The bulk left next to no cycles to collect first: 76 objects.)
+        gc.freeze()
+        try:
+            for item, load in zip(self.files, loads, strict=True):
+                load.refresh_from_db()
+                finished.append(self._load_the_rest(item, load, result))
+        finally:
+            gc.unfreeze()
         result.loads = finished
         result.seconds["online"] = time.monotonic() - started
         return result
