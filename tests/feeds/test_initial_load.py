@@ -449,15 +449,18 @@ ONLY_POSTGRESQL = pytest.mark.skipif(
 COMMITTED = pytest.mark.django_db(transaction=True)
 
 
+# Every foreign key of the tables the bulk writes, as PostgreSQL defines it.
+BULK_KEYS_SQL = (
+    "SELECT t.relname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+    "JOIN pg_class t ON t.oid = c.conrelid WHERE c.contype = 'f' AND t.relname IN ("
+    + ", ".join(f"'{model._meta.db_table}'" for model in BULK_WRITTEN)
+    + ") ORDER BY 1, 2"
+)
+
+
 def bulk_foreign_keys() -> list[tuple[str, str, str]]:
-    """Every foreign key of the tables the bulk writes, as PostgreSQL defines it."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT t.relname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
-            "JOIN pg_class t ON t.oid = c.conrelid WHERE c.contype = 'f' "
-            "AND c.conrelid = ANY(CAST(%s AS regclass[])) ORDER BY 1, 2",
-            [[model._meta.db_table for model in BULK_WRITTEN]],
-        )
+        cursor.execute(BULK_KEYS_SQL)
         return cursor.fetchall()
 
 
@@ -647,13 +650,7 @@ def test_kill_9_in_the_bulk_then_the_same_command_gives_every_row_once_with_two_
     feeds = tmp_path / "feeds"
     run(env, "migrate", "--no-input", "-v0")
     on_postgresql = url.startswith("postgres")
-    keys_sql = (
-        "SELECT t.relname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
-        "JOIN pg_class t ON t.oid = c.conrelid WHERE c.contype = 'f' AND t.relname IN ("
-        + ", ".join(f"'{model._meta.db_table}'" for model in BULK_WRITTEN)
-        + ") ORDER BY 1, 2"
-    )
-    migrated_keys = query(keys_sql) if on_postgresql else []
+    migrated_keys = query(BULK_KEYS_SQL) if on_postgresql else []
     run(env, "generate_feeds", str(feeds), "--children", "1500", "--seed", "5", "-v0")
     run(env, "feeds", "register-synthetic", str(feeds))
     arguments = [
@@ -686,7 +683,7 @@ def test_kill_9_in_the_bulk_then_the_same_command_gives_every_row_once_with_two_
         time.sleep(0.1)
     assert processes_loading(feeds) == []
     if on_postgresql:  # killed in its bulk write: its foreign keys off, recorded to go back
-        assert query(keys_sql) == []
+        assert query(BULK_KEYS_SQL) == []
         assert query("SELECT count(*) FROM feeds_suspendedforeignkey") == [(len(migrated_keys),)]
 
     output = run(env, *arguments[1:])
@@ -710,7 +707,7 @@ def test_kill_9_in_the_bulk_then_the_same_command_gives_every_row_once_with_two_
     ((unfinished,),) = query("SELECT count(*) FROM feeds_feedload WHERE status <> 'completed'")
     assert unfinished == 0
     if on_postgresql:
-        assert len(migrated_keys) >= 12 and query(keys_sql) == migrated_keys
+        assert len(migrated_keys) >= 12 and query(BULK_KEYS_SQL) == migrated_keys
         assert query("SELECT count(*) FROM feeds_suspendedforeignkey") == [(0,)]
 
 
